@@ -1,0 +1,177 @@
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { SoupError } from './errors';
+
+/** The file name the engine looks for at the workspace root. */
+export const CONFIG_FILE = 'modelsoups.json';
+
+/** How greedy soup compares a candidate soup's held-out accuracy with the best so far. */
+export type GreedyComparison = '>=' | '>';
+
+/** Paths of the evaluation datasets, relative to the workspace (as written in the config). */
+export interface DatasetPaths {
+  heldout?: string;
+  test?: string;
+  shifts: Record<string, string>;
+}
+
+/**
+ * The validated contents of `modelsoups.json` with defaults filled in. Paths are as written
+ * (relative to the workspace root) so that reports stay portable; resolve them with
+ * {@link resolveInWorkspace}.
+ */
+export interface SoupConfig {
+  datasets: DatasetPaths;
+  /** The shared pretrained init: shown apart, never an ingredient. */
+  pretrained?: string;
+  /** Globs (workspace-relative) a run folder must match to be scanned; empty = all. */
+  include: string[];
+  /** Globs (workspace-relative) of folders or files to skip. */
+  exclude: string[];
+  model: {
+    /** Graph input to feed the images to (default: the model's only non-weight input). */
+    input?: string;
+    /** Graph output holding the logits (default: the first output). */
+    output?: string;
+  };
+  /** Multiply `x` by this before inference (e.g. 1/255 for uint8 images). Default 1. */
+  scale: number;
+  greedy: { comparison: GreedyComparison };
+  /** Output folder for soups, relative to the workspace. */
+  output: string;
+  /** Metric name read from Lightning `metrics.csv` (default: `val_acc`, then `val_accuracy`). */
+  metric?: string;
+  /** Images per forward pass. */
+  batchSize: number;
+  /** onnxruntime intra-op threads (default: all cores). */
+  threads?: number;
+}
+
+export const DEFAULT_OUTPUT = '.soups';
+export const DEFAULT_BATCH_SIZE = 500;
+
+/** The config used when a workspace has no `modelsoups.json`: nothing to evaluate on yet. */
+export function defaultConfig(): SoupConfig {
+  return {
+    datasets: { shifts: {} },
+    include: [],
+    exclude: [],
+    model: {},
+    scale: 1,
+    greedy: { comparison: '>=' },
+    output: DEFAULT_OUTPUT,
+    batchSize: DEFAULT_BATCH_SIZE,
+  };
+}
+
+const TOP_KEYS = ['$schema', 'datasets', 'pretrained', 'include', 'exclude', 'model', 'scale', 'greedy', 'output', 'metric', 'batchSize', 'threads'];
+
+/**
+ * Reads `<workspace>/modelsoups.json` (or `file` when given). A missing default file gives
+ * {@link defaultConfig}; a missing explicit file, bad JSON, unknown keys or wrong types throw a
+ * CONFIG_INVALID / FILE_NOT_FOUND {@link SoupError} naming the file and the key.
+ */
+export function loadConfig(workspace: string, file?: string): SoupConfig {
+  const configPath = file ? path.resolve(workspace, file) : path.join(workspace, CONFIG_FILE);
+  if (!existsSync(configPath)) {
+    if (file) throw new SoupError('FILE_NOT_FOUND', 'config file not found', configPath);
+    return defaultConfig();
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(configPath, 'utf8'));
+  } catch (err) {
+    throw new SoupError('CONFIG_INVALID', `not valid JSON (${(err as Error).message})`, configPath);
+  }
+  return parseConfig(raw, configPath);
+}
+
+/** Validates an already-parsed config object; `source` names it in errors. */
+export function parseConfig(raw: unknown, source: string): SoupConfig {
+  const fail = (problem: string): never => {
+    throw new SoupError('CONFIG_INVALID', problem, source);
+  };
+  if (!isObject(raw)) return fail('expected a JSON object at the top level');
+  for (const key of Object.keys(raw)) {
+    if (!TOP_KEYS.includes(key)) fail(`unknown key "${key}" (known: ${TOP_KEYS.slice(1).join(', ')})`);
+  }
+  const cfg = defaultConfig();
+  if (raw.datasets !== undefined) {
+    const d = raw.datasets;
+    if (!isObject(d)) return fail('"datasets" must be an object with heldout, test and shifts');
+    for (const key of Object.keys(d)) {
+      if (!['heldout', 'test', 'shifts'].includes(key)) fail(`unknown key "datasets.${key}" (known: heldout, test, shifts)`);
+    }
+    cfg.datasets.heldout = optString(d.heldout, 'datasets.heldout', fail);
+    cfg.datasets.test = optString(d.test, 'datasets.test', fail);
+    if (d.shifts !== undefined) {
+      if (!isObject(d.shifts)) return fail('"datasets.shifts" must map shift names to dataset files');
+      for (const [name, p] of Object.entries(d.shifts)) {
+        if (typeof p !== 'string' || p === '') fail(`"datasets.shifts.${name}" must be a file path`);
+        cfg.datasets.shifts[name] = p as string;
+      }
+    }
+  }
+  cfg.pretrained = optString(raw.pretrained, 'pretrained', fail);
+  cfg.include = optStringArray(raw.include, 'include', fail) ?? [];
+  cfg.exclude = optStringArray(raw.exclude, 'exclude', fail) ?? [];
+  if (raw.model !== undefined) {
+    if (!isObject(raw.model)) return fail('"model" must be an object with input and output names');
+    for (const key of Object.keys(raw.model)) {
+      if (!['input', 'output'].includes(key)) fail(`unknown key "model.${key}" (known: input, output)`);
+    }
+    cfg.model.input = optString(raw.model.input, 'model.input', fail);
+    cfg.model.output = optString(raw.model.output, 'model.output', fail);
+  }
+  if (raw.scale !== undefined) cfg.scale = positiveNumber(raw.scale, 'scale', fail);
+  if (raw.greedy !== undefined) {
+    if (!isObject(raw.greedy)) return fail('"greedy" must be an object like {"comparison": ">="}');
+    for (const key of Object.keys(raw.greedy)) {
+      if (key !== 'comparison') fail(`unknown key "greedy.${key}" (known: comparison)`);
+    }
+    if (raw.greedy.comparison !== undefined) cfg.greedy.comparison = parseComparison(raw.greedy.comparison, fail);
+  }
+  const out = optString(raw.output, 'output', fail);
+  if (out !== undefined) cfg.output = out;
+  cfg.metric = optString(raw.metric, 'metric', fail);
+  if (raw.batchSize !== undefined) cfg.batchSize = positiveInteger(raw.batchSize, 'batchSize', fail);
+  if (raw.threads !== undefined) cfg.threads = positiveInteger(raw.threads, 'threads', fail);
+  return cfg;
+}
+
+/** Parses a greedy comparison from config or a CLI flag. */
+export function parseComparison(value: unknown, fail: (problem: string) => never): GreedyComparison {
+  if (value === '>=' || value === '>') return value;
+  return fail(`"greedy.comparison" must be ">=" (paper) or ">" (official code), got ${JSON.stringify(value)}`);
+}
+
+/** Resolves a workspace-relative path from the config to an absolute one. */
+export function resolveInWorkspace(workspace: string, p: string): string {
+  return path.resolve(workspace, p);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function optString(v: unknown, key: string, fail: (p: string) => never): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v === '') return fail(`"${key}" must be a non-empty string, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function optStringArray(v: unknown, key: string, fail: (p: string) => never): string[] | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) return fail(`"${key}" must be an array of glob strings`);
+  return v as string[];
+}
+
+function positiveNumber(v: unknown, key: string, fail: (p: string) => never): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) return fail(`"${key}" must be a positive number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function positiveInteger(v: unknown, key: string, fail: (p: string) => never): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) return fail(`"${key}" must be a positive integer, got ${JSON.stringify(v)}`);
+  return v;
+}

@@ -1,0 +1,34 @@
+import type { SoupConfig } from './config';
+
+/** What to cook. */
+export interface CookPlan {
+  /** Absolute path of the workspace (the folder holding the runs and `modelsoups.json`). */
+  workspace: string;
+  config: SoupConfig;
+  /** Soup method id from the registry (`greedy`, `uniform`). */
+  method: string;
+  /** Restrict the ingredients to these run ids (default: every scored, compatible run). */
+  ingredients?: string[];
+  /** Soup folder name under the output folder (default: `<method>-<timestamp>`). */
+  name?: string;
+  /** Output folder override (absolute or workspace-relative); default `config.output`. */
+  outDir?: string;
+}
+
+/** Phases of a cook, in order; also the keys of `timingsMs`. */
+export type CookPhase = 'scan' | 'load' | 'evaluate' | 'soup' | 'write';
+
+/** A progress event. `done`/`total` count units within the phase. */
+export interface CookProgress {
+  phase: CookPhase;
+  done: number;
+  total: number;
+  /** Human-readable line, e.g. "greedy: 5/12 runs/ft-07 — held-out 87.6 %, kept". */
+  message: string;
+}
+
+/** Callbacks and cancellation for long engine work. */
+export interface CookOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: CookProgress) => void;
+}

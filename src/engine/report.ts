@@ -1,0 +1,100 @@
+import type { HParamValue, MetricsSource, RunLayout, RunStatus } from './discovery/runRecord';
+
+/** The version tag of `report.json`. Bump it on any incompatible change. */
+export const REPORT_SCHEMA = 'model-soups/report@1';
+
+/** Dataset roles: `heldout`, `test`, or `shift:<name>`. */
+export type DatasetRole = string;
+
+/**
+ * Accuracy of one model on every configured dataset. Accuracies are fractions in [0, 1];
+ * a dataset that is not configured is absent (`heldout`/`test` undefined, no shift key).
+ */
+export interface Metrics {
+  heldout?: number;
+  test?: number;
+  shifts: Record<string, number>;
+  /** Mean of `shifts` (undefined when there are none). */
+  shiftAvg?: number;
+  /** Correct predictions per dataset key (`heldout`, `test`, or the shift name). */
+  correct: Record<string, number>;
+}
+
+/** One evaluation dataset as used by the cook. */
+export interface DatasetInfo {
+  /** Workspace-relative path, as configured. */
+  path: string;
+  n: number;
+}
+
+/** One ingredient as reported: what was read from the run and how it scored here. */
+export interface IngredientReport {
+  id: string;
+  layout: RunLayout;
+  status: RunStatus;
+  reason?: string;
+  /** Held-out accuracy as read from the run's metrics file (not recomputed). */
+  heldout?: number;
+  metricsSource?: MetricsSource;
+  hparams: Record<string, HParamValue>;
+  /** Workspace-relative model path. */
+  model: string;
+  /** Size in bytes and SHA-256 of the model file as read for this cook. */
+  bytes?: number;
+  sha256?: string;
+  /** Metrics measured in this cook (only for evaluated, i.e. `ok`, ingredients). */
+  metrics?: Metrics;
+}
+
+/** One greedy step: the soup tried with `candidate` added. The first step is the start. */
+export interface GreedyStep {
+  candidate: string;
+  /** Held-out accuracy of the soup with the candidate. */
+  heldout: number;
+  /** Held-out correct count of the soup with the candidate. */
+  correct: number;
+  /** Held-out correct count of the soup before this step (undefined for the first step). */
+  bestBefore?: number;
+  added: boolean;
+}
+
+/** A comparison model: metrics plus what it is made of. */
+export interface Baseline {
+  /** Ingredient ids it is made of (one for the best individual). */
+  members: string[];
+  metrics: Metrics;
+}
+
+/** The report written next to every soup as `report.json`. */
+export interface SoupReport {
+  schema: typeof REPORT_SCHEMA;
+  /** Soup method id (`greedy`, `uniform`). */
+  method: string;
+  /** Soup folder name under the output folder. */
+  name: string;
+  createdAt: string;
+  /** Absolute workspace path the cook ran in. */
+  workspace: string;
+  /** Options that change the result. */
+  options: { comparison?: '>=' | '>'; batchSize: number; scale: number; input: string; output: string };
+  /** Dataset key (`heldout`, `test`, shift name) -> file and size. */
+  datasets: Record<string, DatasetInfo>;
+  shiftNames: string[];
+  ingredients: IngredientReport[];
+  soup: {
+    /** Member ids in the order they were added. */
+    members: string[];
+    /** Workspace-relative path of the written soup model. */
+    path: string;
+    metrics: Metrics;
+  };
+  /** Greedy only: one entry per candidate in sorted order. Empty for uniform. */
+  steps: GreedyStep[];
+  baselines: {
+    bestIndividual: Baseline;
+    uniform: Baseline;
+    ensemble: Baseline;
+  };
+  /** Wall time per phase in milliseconds. */
+  timingsMs: Record<string, number>;
+}
