@@ -1,0 +1,181 @@
+import * as path from 'node:path';
+import type { CookProgress } from '../engine/cookPlan';
+import type { SoupConfig } from '../engine/config';
+import { loadConfig, parseComparison } from '../engine/config';
+import { cookSoup } from '../engine/cookSoup';
+import { scanWorkspace } from '../engine/discovery/scanWorkspace';
+import { isCancelled, SoupError } from '../engine/errors';
+import { formatPercent } from '../engine/format';
+import type { Metrics, SoupReport } from '../engine/report';
+import { soupMethods } from '../engine/soups/registry';
+import type { ParsedArgs } from './args';
+import { flagValue, intFlag, parseArgs, UsageError } from './args';
+import { renderTable } from './table';
+
+const USAGE = `Usage:
+  model-soup scan [DIR] [--config FILE] [--json]
+  model-soup cook [DIR] [--method ${soupMethods.map((m) => m.id).join('|')}] [--config FILE] [--out DIR]
+                  [--name NAME] [--ingredients ID,ID,...] [--comparison '>='|'>']
+                  [--batch-size N] [--threads N] [--json]
+
+DIR is the workspace holding the runs and modelsoups.json (default: the current folder).
+  scan   lists the runs found, best held-out accuracy first
+  cook   cooks a soup into <out>/<name>/{soup.onnx,report.json} (default out: .soups)
+Exit codes: 0 success, 1 error, 2 bad usage.`;
+
+/** Runs the CLI; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (!command || command === '--help' || command === '-h' || command === 'help') {
+      process.stdout.write(USAGE + '\n');
+      return command ? 0 : 2;
+    }
+    if (command === 'scan') return await scanCommand(parseArgs(rest, ['config'], ['json']));
+    if (command === 'cook') {
+      return await cookCommand(parseArgs(rest, ['config', 'method', 'out', 'name', 'ingredients', 'comparison', 'batch-size', 'threads'], ['json']));
+    }
+    throw new UsageError(`unknown command "${command}"`);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`model-soup: ${err.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    if (isCancelled(err)) {
+      process.stderr.write('\nmodel-soup: cancelled; nothing was written\n');
+      return 130;
+    }
+    const msg = err instanceof SoupError ? err.message : `unexpected error: ${(err as Error).stack ?? String(err)}`;
+    process.stderr.write(`\nmodel-soup: error: ${msg}\n`);
+    return 1;
+  }
+}
+
+function workspaceOf(args: ParsedArgs): string {
+  if (args.positionals.length > 1) throw new UsageError(`expected one workspace folder, got ${args.positionals.length}`);
+  return path.resolve(args.positionals[0] ?? '.');
+}
+
+async function scanCommand(args: ParsedArgs): Promise<number> {
+  const workspace = workspaceOf(args);
+  const config = loadConfig(workspace, flagValue(args, 'config'));
+  const scan = await scanWorkspace(workspace, config);
+  if (args.flags.has('json')) {
+    process.stdout.write(JSON.stringify(scan, null, 2) + '\n');
+    return 0;
+  }
+  const rows = scan.runs.map((r, i) => [
+    String(i + 1),
+    r.id,
+    r.layout,
+    formatPercent(r.heldout, 2),
+    r.status,
+    r.reason ?? (r.metricsSource ? `${r.metricsSource.file} (${r.metricsSource.field})` : ''),
+  ]);
+  process.stdout.write(renderTable(['#', 'run', 'layout', 'held-out', 'status', 'source / reason'], rows) + '\n');
+  if (scan.groups.length > 1) process.stdout.write(`\n${scan.groups.length} architectures: ${scan.groups.map((g) => `${g.label} (${g.runIds.length} runs)`).join('; ')}\n`);
+  if (scan.pretrained) process.stdout.write(`\npretrained (not an ingredient): ${scan.pretrained.id}${scan.pretrained.reason ? ` — ${scan.pretrained.reason}` : ''}\n`);
+  return 0;
+}
+
+async function cookCommand(args: ParsedArgs): Promise<number> {
+  const workspace = workspaceOf(args);
+  const config: SoupConfig = loadConfig(workspace, flagValue(args, 'config'));
+  const comparison = flagValue(args, 'comparison');
+  if (comparison !== undefined) {
+    config.greedy.comparison = parseComparison(comparison, (p) => {
+      throw new UsageError(p.replace('"greedy.comparison"', '--comparison'));
+    });
+  }
+  config.batchSize = intFlag(args, 'batch-size') ?? config.batchSize;
+  config.threads = intFlag(args, 'threads') ?? config.threads;
+  const method = flagValue(args, 'method') ?? 'greedy';
+  if (!soupMethods.some((m) => m.id === method)) throw new UsageError(`unknown method "${method}" (known: ${soupMethods.map((m) => m.id).join(', ')})`);
+  const ingredients = flagValue(args, 'ingredients')?.split(',').map((s) => s.trim()).filter(Boolean);
+
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const bar = new ProgressLine();
+  try {
+    const { report, dir } = await cookSoup(
+      { workspace, config, method, ingredients, name: flagValue(args, 'name'), outDir: flagValue(args, 'out') },
+      { signal: controller.signal, onProgress: (p) => bar.update(p) },
+    );
+    bar.done();
+    if (args.flags.has('json')) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    else process.stdout.write(renderReport(report, path.relative(process.cwd(), dir) || dir) + '\n');
+    return 0;
+  } finally {
+    bar.done();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** A one-line progress bar on a terminal, plain lines otherwise (CI logs). */
+class ProgressLine {
+  private readonly tty = Boolean(process.stderr.isTTY);
+  private open = false;
+
+  update(p: CookProgress): void {
+    if (!this.tty) {
+      process.stderr.write(`[${p.phase}] ${p.message}\n`);
+      return;
+    }
+    const width = 24;
+    const filled = p.total > 0 ? Math.round((p.done / p.total) * width) : 0;
+    const line = `${p.phase.padEnd(8)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.message}`;
+    const cols = process.stderr.columns ?? 100;
+    process.stderr.write(`\r${line.slice(0, cols - 1).padEnd(cols - 1)}`);
+    this.open = true;
+  }
+
+  done(): void {
+    if (this.open) process.stderr.write('\n');
+    this.open = false;
+  }
+}
+
+/** The results table printed after a cook. */
+export function renderReport(report: SoupReport, dir: string): string {
+  const shifts = report.shiftNames;
+  const header = ['model', 'held-out', 'test', ...shifts, 'shift avg', 'cost'];
+  const cells = (m: Metrics | undefined, cost: string) => [
+    formatPercent(m?.heldout, 2),
+    formatPercent(m?.test, 2),
+    ...shifts.map((s) => formatPercent(m?.shifts[s], 2)),
+    formatPercent(m?.shiftAvg, 2),
+    cost,
+  ];
+  const scored = report.ingredients.filter((i) => i.metrics);
+  const k = report.baselines.ensemble.members.length;
+  const rows = [
+    ...scored.map((i) => [i.id, ...cells(i.metrics, '1×')]),
+    [`best individual (${report.baselines.bestIndividual.members[0]})`, ...cells(report.baselines.bestIndividual.metrics, '1×')],
+    [`uniform soup (${report.baselines.uniform.members.length})`, ...cells(report.baselines.uniform.metrics, '1×')],
+    [`logit ensemble (${k})`, ...cells(report.baselines.ensemble.metrics, `${k}×`)],
+    [`${report.method} soup (${report.soup.members.length}) *`, ...cells(report.soup.metrics, '1×')],
+  ];
+  const out = [renderTable(header, rows)];
+  if (report.steps.length > 0) {
+    out.push('', 'Greedy steps (held-out correct of soup + candidate):');
+    out.push(
+      renderTable(
+        ['step', 'candidate', 'correct', 'held-out', 'best before', 'added'],
+        report.steps.map((s, i) => [String(i), s.candidate, String(s.correct), formatPercent(s.heldout, 2), s.bestBefore === undefined ? '' : String(s.bestBefore), s.added ? 'yes' : 'no']),
+      ),
+    );
+  }
+  const skipped = report.ingredients.filter((i) => i.status !== 'ok');
+  if (skipped.length > 0) out.push('', 'Not used:', ...skipped.map((i) => `  ${i.id}: ${i.status} — ${i.reason ?? ''}`));
+  out.push('', `Soup members (${report.soup.members.length}): ${report.soup.members.join(', ')}`, `Wrote ${dir}/soup.onnx and ${dir}/report.json`);
+  return out.join('\n');
+}
+
+if (require.main === module || process.argv[1]?.endsWith('model-soup.js')) {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

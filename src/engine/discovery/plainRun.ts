@@ -1,0 +1,313 @@
+/**
+ * Plain runs: a folder with `model.onnx` and, usually, `metrics.json`
+ * (`{"val_accuracy": 0.87, "hparams": {...}}`). A folder with a `model.onnx` and no metrics file
+ * that another layout recognises is also a plain run, `unscored` ("no metrics file").
+ *
+ * This module also holds the helpers every layout reader shares (folder listings, reading
+ * Python-written JSON, validating an accuracy, naming hyperparameters), because plain is the
+ * layout the others fall back to.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import type { HParamValue, MetricsSource, RunLayout, RunRecord } from './runRecord';
+
+/** The file that makes a folder a run in every layout. */
+export const MODEL_FILE = 'model.onnx';
+/** The plain layout's metrics file. */
+export const PLAIN_METRICS_FILE = 'metrics.json';
+/** The plain layout's accuracy field in `metrics.json`. */
+export const PLAIN_ACCURACY_FIELD = 'val_accuracy';
+
+/** Metrics and config files are small; anything bigger is not one (and is not read whole). */
+export const MAX_TEXT_FILE_BYTES = 64 * 1024 * 1024;
+
+/** A folder as the scanner saw it: one `readdir`, shared by every layout's detector. */
+export interface RunFolder {
+  /** Absolute path of the workspace root. */
+  root: string;
+  /** Absolute path of the folder. */
+  dir: string;
+  /** Folder path relative to the root, POSIX separators ('' for the root itself). */
+  id: string;
+  /** Names of the regular files in the folder (symlinks to files included). */
+  files: ReadonlySet<string>;
+  /** Names of the sub-folders (symlinks to folders included). */
+  dirs: ReadonlySet<string>;
+}
+
+/** Options every layout reader takes. */
+export interface ReadRunOptions {
+  /** Metric name for Lightning `metrics.csv` (default `val_acc`, then `val_accuracy`). */
+  metric?: string;
+}
+
+/** An accuracy read from a run's files, or why there is none. */
+export type Score =
+  | { ok: true; value: number; source: MetricsSource }
+  | { ok: false; reason: string };
+
+/** A value read from a file, or a human reason (`<file>: <problem>`, workspace-relative). */
+export type ReadResult<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+/** True when the folder holds a `model.onnx`: the plain layout needs nothing else. */
+export function isPlainRun(folder: RunFolder): boolean {
+  return folder.files.has(MODEL_FILE);
+}
+
+/** Reads a plain run (never throws: a broken run comes back `unscored` or `unreadable`). */
+export async function readPlainRun(folder: RunFolder): Promise<RunRecord> {
+  const modelPath = path.join(folder.dir, MODEL_FILE);
+  const files = presentFiles(folder, [MODEL_FILE, PLAIN_METRICS_FILE, 'model.safetensors', 'config.json']);
+  let hparams: Record<string, HParamValue> = {};
+  let score: Score;
+  if (!folder.files.has(PLAIN_METRICS_FILE)) {
+    score = { ok: false, reason: `${joinId(folder.id, '')}: no metrics file` };
+  } else {
+    const rel = joinId(folder.id, PLAIN_METRICS_FILE);
+    const json = await readJsonFile(path.join(folder.dir, PLAIN_METRICS_FILE), rel);
+    if (!json.ok) {
+      score = json;
+    } else if (!isRecord(json.value)) {
+      score = { ok: false, reason: `${rel}: expected a JSON object` };
+    } else {
+      if (isRecord(json.value.hparams)) hparams = normaliseHParams(json.value.hparams);
+      score = checkAccuracy(json.value, rel, PLAIN_ACCURACY_FIELD);
+    }
+  }
+  return finishRecord({ folder, layout: 'plain', modelPath, files, hparams, score });
+}
+
+/** Lists a folder for the detectors; `undefined` when it cannot be read. */
+export async function listRunFolder(root: string, dir: string): Promise<RunFolder | undefined> {
+  let entries;
+  try {
+    entries = await fsp.readdir(dir, { withFileTypes: true });
+  } catch {
+    return undefined;
+  }
+  const files = new Set<string>();
+  const dirs = new Set<string>();
+  for (const entry of entries) {
+    if (entry.isFile()) files.add(entry.name);
+    else if (entry.isDirectory()) dirs.add(entry.name);
+    else if (entry.isSymbolicLink()) {
+      // Only a stat says what a link points at; broken links are neither.
+      const target = await fsp.stat(path.join(dir, entry.name)).catch(() => undefined);
+      if (target?.isFile()) files.add(entry.name);
+      else if (target?.isDirectory()) dirs.add(entry.name);
+    }
+  }
+  return { root, dir, id: toPosixRelative(root, dir), files, dirs };
+}
+
+/** Workspace-relative POSIX path of `abs` ('' for the root). */
+export function toPosixRelative(root: string, abs: string): string {
+  return path.relative(root, abs).split(path.sep).join('/');
+}
+
+/** Joins a run id and a file name into a workspace-relative POSIX path. */
+export function joinId(id: string, name: string): string {
+  if (name === '') return id === '' ? '.' : id;
+  return id === '' ? name : `${id}/${name}`;
+}
+
+/** Absolute paths of those of `names` that the folder holds, in the given order. */
+export function presentFiles(folder: RunFolder, names: readonly string[]): string[] {
+  return names.filter((n) => folder.files.has(n)).map((n) => path.join(folder.dir, n));
+}
+
+/** Reads a small text file; `rel` (workspace-relative) names it in the reason. */
+export async function readTextFile(abs: string, rel: string): Promise<ReadResult<string>> {
+  try {
+    const stat = await fsp.stat(abs);
+    if (!stat.isFile()) return { ok: false, reason: `${rel}: not a file` };
+    if (stat.size > MAX_TEXT_FILE_BYTES) {
+      return { ok: false, reason: `${rel}: ${stat.size} bytes is too large for a metrics file (limit ${MAX_TEXT_FILE_BYTES})` };
+    }
+    return { ok: true, value: await fsp.readFile(abs, 'utf8') };
+  } catch (err) {
+    return { ok: false, reason: `${rel}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` };
+  }
+}
+
+/** Reads a JSON file that Python may have written (bare `NaN`/`Infinity` allowed). */
+export async function readJsonFile(abs: string, rel: string): Promise<ReadResult<unknown>> {
+  const text = await readTextFile(abs, rel);
+  if (!text.ok) return text;
+  try {
+    return { ok: true, value: parsePythonJson(text.value) };
+  } catch (err) {
+    return { ok: false, reason: `${rel}: not valid JSON (${(err as Error).message})` };
+  }
+}
+
+// Python's json module writes NaN, Infinity and -Infinity bare; JSON.parse rejects them. Outside
+// strings no valid JSON contains these letters, so they are swapped for marker strings that the
+// reviver turns back into numbers, and the accuracy check then reports them by name.
+const NON_FINITE_MARK = '\u0000soup-non-finite:';
+const NON_FINITE: Record<string, number> = { NaN: Number.NaN, Infinity: Infinity, '-Infinity': -Infinity };
+
+/**
+ * `JSON.parse` that also accepts the bare `NaN`, `Infinity` and `-Infinity` tokens Python writes,
+ * returning them as the corresponding numbers. Throws a SyntaxError (of the original text) on
+ * malformed JSON.
+ */
+export function parsePythonJson(text: string): unknown {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  let out = '';
+  let last = 0;
+  let i = 0;
+  while (i < body.length) {
+    const c = body[i];
+    if (c === '"') {
+      i++;
+      while (i < body.length && body[i] !== '"') i += body[i] === '\\' ? 2 : 1;
+      i++;
+      continue;
+    }
+    const token = c === 'N' && body.startsWith('NaN', i) ? 'NaN'
+      : c === 'I' && body.startsWith('Infinity', i) ? 'Infinity'
+      : c === '-' && body.startsWith('-Infinity', i) ? '-Infinity'
+      : undefined;
+    if (token) {
+      out += body.slice(last, i) + JSON.stringify(NON_FINITE_MARK + token);
+      i += token.length;
+      last = i;
+      continue;
+    }
+    i++;
+  }
+  if (last === 0) return JSON.parse(body);
+  out += body.slice(last);
+  try {
+    return JSON.parse(out, (_key, value: unknown) =>
+      typeof value === 'string' && value.startsWith(NON_FINITE_MARK) ? NON_FINITE[value.slice(NON_FINITE_MARK.length)] : value,
+    );
+  } catch {
+    // Report the error against the text the user wrote, not the rewritten one.
+    return JSON.parse(body);
+  }
+}
+
+/**
+ * Validates a held-out accuracy: it must be a finite number in [0, 1] (percentages are rejected,
+ * not guessed at). The reason names the file, the field and the value.
+ */
+export function checkAccuracy(container: Record<string, unknown>, rel: string, field: string, label = field): Score {
+  if (!(field in container)) return { ok: false, reason: `${rel}: no ${label}` };
+  return checkAccuracyValue(container[field], rel, field, label);
+}
+
+/** {@link checkAccuracy} for a value already looked up; `label` is how the reason names it. */
+export function checkAccuracyValue(value: unknown, rel: string, field: string, label = field): Score {
+  const fail = (problem: string): Score => ({ ok: false, reason: `${rel}: ${label} ${problem}` });
+  if (typeof value === 'number') {
+    if (Number.isNaN(value)) return fail('is NaN');
+    if (!Number.isFinite(value)) return fail(`is ${value > 0 ? 'Infinity' : '-Infinity'}`);
+    if (value < 0 || value > 1) return fail(`is ${value}, expected a fraction in [0, 1]`);
+    return { ok: true, value, source: { file: rel, field } };
+  }
+  if (typeof value === 'string') return fail(`is a string (${JSON.stringify(value)}), expected a number in [0, 1]`);
+  if (value === null) return fail('is null, expected a number in [0, 1]');
+  return fail(`is ${Array.isArray(value) ? 'an array' : typeof value}, expected a number in [0, 1]`);
+}
+
+// Layouts name the same hyperparameter differently; one vocabulary lets runs be compared side by side.
+const HPARAM_ALIASES: Record<string, string> = {
+  learning_rate: 'lr',
+  num_train_epochs: 'epochs',
+  max_epochs: 'epochs',
+  per_device_train_batch_size: 'batch_size',
+  train_batch_size: 'batch_size',
+  label_smoothing_factor: 'label_smoothing',
+  lr_scheduler_type: 'lr_scheduler',
+  scheduler: 'lr_scheduler',
+  optim: 'optimizer',
+};
+
+/**
+ * Renames known aliases to one vocabulary (`learning_rate`/`lr` -> `lr`, `num_train_epochs`/
+ * `max_epochs` -> `epochs`, `per_device_train_batch_size` -> `batch_size`,
+ * `label_smoothing_factor` -> `label_smoothing`, `lr_scheduler_type`/`scheduler` ->
+ * `lr_scheduler`, `optim` -> `optimizer`); values are kept as written. `keep` filters raw keys.
+ */
+export function normaliseHParams(raw: Record<string, unknown>, keep: (key: string) => boolean = () => true): Record<string, HParamValue> {
+  const out: Record<string, HParamValue> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    if (!keep(key)) continue;
+    const converted = toHParamValue(value);
+    if (converted !== undefined) out[HPARAM_ALIASES[key] ?? key] = converted;
+  }
+  return out;
+}
+
+/** Converts a parsed value to an {@link HParamValue}; non-finite numbers become their names. */
+export function toHParamValue(value: unknown): HParamValue | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
+  if (typeof value === 'string' || typeof value === 'boolean' || value === null) return value;
+  if (Array.isArray(value)) return value.map((v) => toHParamValue(v) ?? null);
+  if (isRecord(value)) {
+    const out: { [key: string]: HParamValue } = {};
+    for (const [k, v] of Object.entries(value)) {
+      const converted = toHParamValue(v);
+      if (converted !== undefined) out[k] = converted;
+    }
+    return out;
+  }
+  return undefined;
+}
+
+/** True for a scalar hyperparameter value (what run tables show). */
+export function isScalar(value: unknown): boolean {
+  return typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean';
+}
+
+/** A plain object (not null, not an array). */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** What {@link finishRecord} needs to build a {@link RunRecord}. */
+export interface RecordParts {
+  folder: RunFolder;
+  layout: RunLayout;
+  modelPath: string;
+  files: string[];
+  hparams: Record<string, HParamValue>;
+  score: Score;
+  checkpoint?: string;
+}
+
+/**
+ * Builds the record: `unreadable` when the model file is not a non-empty file, else `ok` or
+ * `unscored` from the score.
+ */
+export async function finishRecord(parts: RecordParts): Promise<RunRecord> {
+  const { folder, layout, modelPath, hparams, score, checkpoint } = parts;
+  const record: RunRecord = {
+    id: folder.id === '' ? '.' : folder.id,
+    layout,
+    dir: folder.dir,
+    modelPath,
+    files: [...new Set(parts.files)].sort(),
+    hparams,
+    status: 'ok',
+  };
+  if (checkpoint !== undefined) record.checkpoint = checkpoint;
+  const modelRel = toPosixRelative(folder.root, modelPath);
+  const stat = await fsp.stat(modelPath).catch((err: NodeJS.ErrnoException) => err);
+  if (stat instanceof Error) {
+    record.status = 'unreadable';
+    record.reason = `${modelRel}: cannot be read (${stat.code ?? stat.message})`;
+  } else if (!stat.isFile() || stat.size === 0) {
+    record.status = 'unreadable';
+    record.reason = `${modelRel}: ${stat.isFile() ? 'is empty' : 'is not a file'}`;
+  } else if (score.ok) {
+    record.heldout = score.value;
+    record.metricsSource = score.source;
+  } else {
+    record.status = 'unscored';
+    record.reason = score.reason;
+  }
+  return record;
+}

@@ -1,0 +1,143 @@
+/**
+ * Walks a workspace and reads every fine-tuning run it finds (Hugging Face Trainer, Lightning,
+ * plain). Pure engine code: no VS Code, no printing; cancellation through an AbortSignal.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import picomatch from 'picomatch';
+import { DEFAULT_OUTPUT } from '../config';
+import { SoupError, errorMessage, throwIfAborted } from '../errors';
+import { isHfTrainerRun, readHfTrainerRun } from './hfTrainer';
+import { isLightningRun, readLightningRun } from './lightning';
+import { MODEL_FILE, isPlainRun, listRunFolder, readPlainRun, toPosixRelative } from './plainRun';
+import type { RunFolder } from './plainRun';
+import type { RunRecord } from './runRecord';
+
+/** Folder names never descended into, besides hidden ones. */
+const SKIPPED_DIRS = new Set(['node_modules', '__pycache__']);
+
+/** Default cap on directory entries examined, so a huge workspace fails fast instead of hanging. */
+export const DEFAULT_MAX_FILES = 500_000;
+
+// Async fs calls already yield to the event loop; this also yields to other work queued with
+// setImmediate (e.g. progress messages) every so many folders.
+const YIELD_EVERY_DIRS = 32;
+
+/** Options for {@link scanRuns}. Globs are workspace-relative with POSIX separators. */
+export interface ScanOptions {
+  /** A run is reported only if its id matches one of these globs (empty or absent: all runs). */
+  include?: string[];
+  /** Folders matching any of these globs are skipped with everything below them (e.g. `expected/**`). */
+  exclude?: string[];
+  /** Workspace-relative soup output folder, skipped (default `.soups`). */
+  outputDir?: string;
+  /** Lightning metric column (see `SoupConfig.metric`). */
+  metric?: string;
+  /** Checked between folders: when it fires the scan throws a CANCELLED SoupError. */
+  signal?: AbortSignal;
+  /** Called after each folder with the number of folders examined so far. */
+  onProgress?: (foldersSeen: number) => void;
+  /** Cap on directory entries examined (default {@link DEFAULT_MAX_FILES}); past it the scan throws. */
+  maxFiles?: number;
+}
+
+/**
+ * Finds the runs under `root`, sorted by id. A folder is a run when one layout's detector
+ * recognises it (tried in the order HF Trainer, Lightning, plain); the walk does not descend
+ * into a run folder (an HF run resolves its own `checkpoint-N/` folders). Skipped: hidden
+ * folders, `node_modules`, `__pycache__`, the output folder, folders matching `exclude`, runs
+ * whose model file matches `exclude`, and any folder already visited through another path
+ * (symlinks are followed once, so loops end).
+ *
+ * Every folder with a `model.onnx` is reported, including a pretrained/reference model (as a
+ * plain `unscored` run when it has no metrics): callers exclude the configured pretrained model.
+ *
+ * A broken run never stops the scan: it comes back `unscored`/`unreadable` with a reason. Throws
+ * SoupError `CANCELLED` when `signal` fires, `READ_FAILED` when the root cannot be read or the
+ * workspace has more than `maxFiles` entries.
+ */
+export async function scanRuns(root: string, options: ScanOptions = {}): Promise<RunRecord[]> {
+  const absRoot = path.resolve(root);
+  const isExcluded = options.exclude?.length ? picomatch(options.exclude, { dot: true }) : () => false;
+  const isIncluded = options.include?.length ? picomatch(options.include, { dot: true }) : () => true;
+  const outputDir = normaliseRel(options.outputDir ?? DEFAULT_OUTPUT);
+  const maxFiles = options.maxFiles ?? DEFAULT_MAX_FILES;
+
+  const rootReal = await fsp.realpath(absRoot).catch((err: unknown) => {
+    throw new SoupError('READ_FAILED', `cannot read the workspace folder (${errorMessage(err)})`, absRoot);
+  });
+  const visited = new Set<string>([rootReal]);
+  const runs: RunRecord[] = [];
+  // Depth-first with an explicit stack: no recursion depth limit on deep trees.
+  const stack: string[] = [absRoot];
+  let foldersSeen = 0;
+  let entriesSeen = 0;
+
+  while (stack.length > 0) {
+    throwIfAborted(options.signal);
+    const dir = stack.pop() as string;
+    const folder = await listRunFolder(absRoot, dir);
+    foldersSeen++;
+    if (folder === undefined) {
+      if (dir === absRoot) throw new SoupError('READ_FAILED', 'cannot list the workspace folder', absRoot);
+      continue;
+    }
+    entriesSeen += folder.files.size + folder.dirs.size;
+    if (entriesSeen > maxFiles) {
+      throw new SoupError(
+        'READ_FAILED',
+        `stopped after ${maxFiles} files: too many to scan; narrow the scan with "exclude" globs`,
+        absRoot,
+      );
+    }
+
+    const run = await readRun(folder, options);
+    throwIfAborted(options.signal);
+    if (run) {
+      // Exclude globs may also name files: a run whose model file is excluded is left out.
+      if (isIncluded(run.id) && !isExcluded(toPosixRelative(absRoot, run.modelPath))) runs.push(run);
+    } else {
+      const children = [...folder.dirs].sort().reverse();
+      for (const name of children) {
+        if (name.startsWith('.') || SKIPPED_DIRS.has(name)) continue;
+        const childRel = folder.id === '' ? name : `${folder.id}/${name}`;
+        if (childRel === outputDir || isExcluded(childRel) || isExcluded(`${childRel}/`)) continue;
+        const childAbs = path.join(dir, name);
+        const real = await fsp.realpath(childAbs).catch(() => undefined);
+        if (real === undefined || visited.has(real)) continue;
+        visited.add(real);
+        stack.push(childAbs);
+      }
+    }
+    options.onProgress?.(foldersSeen);
+    if (foldersSeen % YIELD_EVERY_DIRS === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  return runs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** Reads the folder as a run of the first layout that recognises it; `undefined` if none does. */
+async function readRun(folder: RunFolder, options: ScanOptions): Promise<RunRecord | undefined> {
+  try {
+    if (await isHfTrainerRun(folder)) return await readHfTrainerRun(folder);
+    if (isLightningRun(folder)) return await readLightningRun(folder, { metric: options.metric });
+    if (isPlainRun(folder)) return await readPlainRun(folder);
+  } catch (err) {
+    // Readers report broken runs in the record; this is the safety net for the unexpected.
+    if (!folder.files.has(MODEL_FILE)) return undefined;
+    return {
+      id: folder.id === '' ? '.' : folder.id,
+      layout: 'plain',
+      dir: folder.dir,
+      modelPath: path.join(folder.dir, MODEL_FILE),
+      files: [path.join(folder.dir, MODEL_FILE)],
+      hparams: {},
+      status: 'unreadable',
+      reason: `${folder.id === '' ? '.' : folder.id}: ${errorMessage(err)}`,
+    };
+  }
+  return undefined;
+}
+
+function normaliseRel(p: string): string {
+  return p.split(/[\\/]+/).filter((s) => s !== '' && s !== '.').join('/');
+}

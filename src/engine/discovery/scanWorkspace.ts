@@ -1,0 +1,120 @@
+import * as path from 'node:path';
+import type { SoupConfig } from '../config';
+import { resolveInWorkspace } from '../config';
+import { SoupError } from '../errors';
+import type { OnnxModelInfo } from '../formats/onnxModel';
+import { firstArchitectureDifference, readOnnxModel } from '../formats/onnxModel';
+import type { RunRecord } from './runRecord';
+import { scanRuns } from './scanRuns';
+import type { ArchitectureGroup, WorkspaceScan } from './workspaceScan';
+
+/** A scan plus the parsed model structures, for a cook (the tree view needs only the scan). */
+export interface InspectedWorkspace {
+  scan: WorkspaceScan;
+  /** Run id -> model structure, for every run whose model could be read. */
+  models: Map<string, OnnxModelInfo>;
+  pretrainedModel?: OnnxModelInfo;
+}
+
+/**
+ * Finds the runs of a workspace, reads the structure of each model (not its weights: cheap
+ * enough for the extension host), groups runs by architecture and marks runs outside the
+ * primary group `incompatible` with the first difference named. The configured pretrained
+ * model is reported apart and is never an ingredient.
+ */
+export async function scanWorkspace(workspace: string, config: SoupConfig, opts: { signal?: AbortSignal } = {}): Promise<WorkspaceScan> {
+  return (await inspectWorkspace(workspace, config, opts)).scan;
+}
+
+/** {@link scanWorkspace}, keeping the parsed models. */
+export async function inspectWorkspace(workspace: string, config: SoupConfig, opts: { signal?: AbortSignal } = {}): Promise<InspectedWorkspace> {
+  const root = path.resolve(workspace);
+  const found = await scanRuns(root, {
+    include: config.include,
+    exclude: config.exclude,
+    outputDir: config.output,
+    metric: config.metric,
+    signal: opts.signal,
+  });
+  const pretrainedPath = config.pretrained ? resolveInWorkspace(root, config.pretrained) : undefined;
+  const runs = found.filter((r) => r.modelPath !== pretrainedPath);
+  const models = new Map<string, OnnxModelInfo>();
+  for (const run of runs) {
+    if (opts.signal?.aborted) throw new SoupError('CANCELLED', 'cancelled');
+    if (run.status === 'unreadable') continue;
+    try {
+      const model = await readOnnxModel(run.modelPath);
+      models.set(run.id, model);
+      run.architecture = model.architectureKey;
+      if (model.weights.length === 0) markUnreadable(run, 'the model has no float weights to average');
+    } catch (err) {
+      markUnreadable(run, err instanceof SoupError ? err.problem : String(err));
+    }
+  }
+  const groups = groupRuns(runs, models);
+  const primary = pickPrimary(groups, runs);
+  if (primary) {
+    const ref = runs.find((r) => r.id === primary.runIds[0]);
+    const refModel = ref && models.get(ref.id);
+    for (const run of runs) {
+      const m = models.get(run.id);
+      if (!m || !refModel || run.architecture === primary.key || run.status === 'unreadable') continue;
+      run.status = 'incompatible';
+      run.reason = `architecture differs from ${ref.id}: ${firstArchitectureDifference(m.architecture, refModel.architecture)}`;
+    }
+  }
+  runs.sort(byHeldout);
+  let pretrained: WorkspaceScan['pretrained'];
+  let pretrainedModel: OnnxModelInfo | undefined;
+  if (pretrainedPath && config.pretrained) {
+    pretrained = { path: pretrainedPath, id: config.pretrained };
+    try {
+      pretrainedModel = await readOnnxModel(pretrainedPath);
+      pretrained.architecture = pretrainedModel.architectureKey;
+    } catch (err) {
+      pretrained.reason = err instanceof SoupError ? err.message : String(err);
+    }
+  }
+  return { scan: { workspace: root, runs, groups, primaryGroup: primary?.key, pretrained }, models, pretrainedModel };
+}
+
+/** Held-out accuracy descending, unscored last, ties by id ascending (the paper's sort). */
+export function byHeldout(a: RunRecord, b: RunRecord): number {
+  const ha = a.status === 'ok' || a.status === 'incompatible' ? (a.heldout ?? -1) : -1;
+  const hb = b.status === 'ok' || b.status === 'incompatible' ? (b.heldout ?? -1) : -1;
+  if (ha !== hb) return hb - ha;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function markUnreadable(run: RunRecord, reason: string): void {
+  run.status = 'unreadable';
+  run.reason = reason;
+}
+
+function groupRuns(runs: RunRecord[], models: Map<string, OnnxModelInfo>): ArchitectureGroup[] {
+  const groups = new Map<string, ArchitectureGroup>();
+  for (const run of [...runs].sort(byHeldout)) {
+    const m = models.get(run.id);
+    if (!m || run.status === 'unreadable') continue;
+    let g = groups.get(m.architectureKey);
+    if (!g) {
+      g = {
+        key: m.architectureKey,
+        label: `${m.weights.length} weights, ${m.parameterCount.toLocaleString('en-US')} parameters`,
+        parameterCount: m.parameterCount,
+        runIds: [],
+      };
+      groups.set(g.key, g);
+    }
+    g.runIds.push(run.id);
+  }
+  return [...groups.values()];
+}
+
+/** The group with the most scored runs; ties go to the group holding the best run. */
+function pickPrimary(groups: ArchitectureGroup[], runs: RunRecord[]): ArchitectureGroup | undefined {
+  const scored = (g: ArchitectureGroup) => g.runIds.filter((id) => runs.find((r) => r.id === id)?.status === 'ok').length;
+  let best: ArchitectureGroup | undefined;
+  for (const g of groups) if (!best || scored(g) > scored(best)) best = g;
+  return best;
+}

@@ -1,0 +1,42 @@
+import type { GreedyStep } from '../report';
+import { formatPercent } from '../format';
+import type { SoupMethod } from './method';
+
+/**
+ * Greedy soup (the paper's Algorithm 1): ingredients sorted by held-out accuracy; start with the
+ * best; add each next candidate iff the held-out accuracy of the uniform average of the members
+ * plus the candidate passes the comparison with the best so far (`>=` in the paper, `>` in the
+ * official code).
+ */
+export const greedySoup: SoupMethod = {
+  id: 'greedy',
+  label: 'Greedy soup',
+  reference: 'Wortsman et al., ICML 2022, "Model soups", Algorithm 1 (greedy soup)',
+  needsHeldout: true,
+  params: [{ name: 'comparison', description: '">=" keeps a candidate on ties (paper), ">" only on improvement (official code)' }],
+  async cook(ctx) {
+    const [first, ...rest] = ctx.ingredients;
+    const n = ctx.heldoutN ?? 0;
+    const total = ctx.ingredients.length;
+    const sum = ctx.newSum();
+    await sum.add(first.model, ctx.signal);
+    let best = first.heldoutCorrect ?? (await ctx.scoreHeldout(await sum.meanWith(undefined)));
+    const members = [first.id];
+    const steps: GreedyStep[] = [{ candidate: first.id, heldout: best / n, correct: best, added: true }];
+    ctx.progress(1, total, `greedy: 1/${total} ${first.id} — held-out ${formatPercent(best / n)}, start`);
+    let scratch;
+    for (const [i, cand] of rest.entries()) {
+      scratch = await sum.meanWith(cand.model, scratch, ctx.signal);
+      const correct = await ctx.scoreHeldout(scratch);
+      const added = ctx.comparison === '>=' ? correct >= best : correct > best;
+      steps.push({ candidate: cand.id, heldout: correct / n, correct, bestBefore: best, added });
+      if (added) {
+        await sum.add(cand.model, ctx.signal);
+        members.push(cand.id);
+        best = correct;
+      }
+      ctx.progress(i + 2, total, `greedy: ${i + 2}/${total} ${cand.id} — held-out ${formatPercent(correct / n)}, ${added ? 'kept' : 'rejected'}`);
+    }
+    return { members, steps, weights: await sum.meanWith(undefined, scratch) };
+  },
+};
