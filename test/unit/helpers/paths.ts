@@ -1,0 +1,22 @@
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+/** Repository root (tests run from out/test/unit/...). */
+export const REPO = path.resolve(__dirname, '..', '..', '..', '..');
+/** The bundled example workspace (read-only in tests: copy before changing anything). */
+export const EXAMPLE = path.join(REPO, 'examples', 'fashion-soup');
+/** PyTorch-computed answers for the example zoo. */
+export const EXPECTED_FILE = path.join(REPO, 'test', 'fixtures', 'fashion-soup', 'expected.json');
+/** PyTorch-averaged reference soups. */
+export const REFERENCE_SOUPS = path.join(REPO, 'test', 'fixtures', 'fashion-soup', 'reference-soups');
+
+/** A fresh temp folder, removed by the returned cleanup. */
+export async function tempDir(prefix = 'soups-test-'): Promise<string> {
+  return fsp.mkdtemp(path.join(os.tmpdir(), prefix));
+}
+
+/** Copies parts of the example (paths relative to it) into `dest`. */
+export async function copyFromExample(dest: string, parts: string[]): Promise<void> {
+  for (const p of parts) await fsp.cp(path.join(EXAMPLE, p), path.join(dest, p), { recursive: true });
+}
