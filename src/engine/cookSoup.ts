@@ -207,7 +207,7 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
       timings.write = Date.now() - phaseStart;
       await fsp.writeFile(path.join(tmp, REPORT_FILE), JSON.stringify(report, null, 2) + '\n');
     });
-    progress(1, 1, `wrote ${path.relative(workspace, dir)}`);
+    progress(1, 1, `wrote ${displayPath(workspace, dir)}`);
     return { report, dir };
   } finally {
     await evaluator.release();
@@ -239,6 +239,12 @@ function defaultName(method: string): string {
   const d = new Date();
   const p = (n: number) => String(n).padStart(2, '0');
   return `${method}-${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+/** Workspace-relative when inside the workspace, absolute otherwise. */
+function displayPath(workspace: string, p: string): string {
+  const rel = path.relative(workspace, p);
+  return rel.startsWith('..') || path.isAbsolute(rel) ? p : toPosix(rel);
 }
 
 function toPosix(p: string): string {
