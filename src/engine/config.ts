@@ -34,8 +34,11 @@ export interface SoupConfig {
     /** Graph output holding the logits (default: the first output). */
     output?: string;
   };
-  /** Multiply `x` by this before inference (e.g. 1/255 for uint8 images). Default 1. */
-  scale: number;
+  /**
+   * Multiply `x` by this before inference (e.g. 1/255 for uint8 images). Float inputs default to
+   * 1; uint8 inputs require it, so raw pixels are never fed by mistake.
+   */
+  scale?: number;
   greedy: { comparison: GreedyComparison };
   /** Output folder for soups, relative to the workspace. */
   output: string;
@@ -57,7 +60,6 @@ export function defaultConfig(): SoupConfig {
     include: [],
     exclude: [],
     model: {},
-    scale: 1,
     greedy: { comparison: '>=' },
     output: DEFAULT_OUTPUT,
     batchSize: DEFAULT_BATCH_SIZE,

@@ -169,7 +169,7 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
       options: {
         comparison: method.id === 'greedy' ? cfg.greedy.comparison : undefined,
         batchSize: cfg.batchSize,
-        scale: cfg.scale,
+        scale: cfg.scale ?? 1,
         input: evaluator.inputName,
         output: evaluator.outputName,
       },

@@ -134,6 +134,25 @@ describe('a workspace with broken and odd runs', function () {
     await assert.rejects(cookSoup({ workspace: ws, config, method: 'greedy', outDir: await tempDir() }), /short\.npz: y has shape \(1\) but x has 2 examples/);
   });
 
+  it('asks for an explicit scale for uint8 images and applies it', async () => {
+    const { readNpz } = await import('../../src/engine/formats/npz');
+    const real = await readNpz(path.join(ws, 'data/heldout_val.npz'), ['x', 'y']);
+    const f = new Float32Array(real.x.data.buffer.slice(real.x.data.byteOffset, real.x.data.byteOffset + real.x.data.byteLength));
+    const u8 = Uint8Array.from(f, (v) => Math.round(v * 255));
+    const file = path.join(ws, 'data/u8.npz');
+    await fsp.writeFile(file, encodeNpz({ 'x.npy': encodeNpy({ descr: '|u1', shape: real.x.shape, data: u8 }), 'y.npy': encodeNpy({ descr: '<i8', shape: real.y.shape, data: real.y.data }) }));
+    const out = await tempDir();
+    await assert.rejects(
+      cookSoup({ workspace: ws, config: parseConfig({ datasets: { heldout: 'data/u8.npz' } }, 'inline'), method: 'greedy', outDir: out }),
+      (err: unknown) => err instanceof SoupError && err.code === 'DATASET_MISMATCH' && err.message.includes(file) && /x is uint8: set "scale"/.test(err.message),
+    );
+    const ok = await cookSoup({ workspace: ws, config: parseConfig({ datasets: { heldout: 'data/u8.npz' }, scale: 1 / 255 }, 'inline'), method: 'greedy', outDir: out });
+    const floatRun = await cookSoup({ workspace: ws, config: parseConfig({ datasets: { heldout: 'data/heldout_val.npz' } }, 'inline'), method: 'greedy', outDir: out });
+    assert.deepEqual(ok.report.soup.members, floatRun.report.soup.members);
+    assert.ok(Math.abs(ok.report.soup.metrics.correct.heldout - floatRun.report.soup.metrics.correct.heldout) <= 2);
+    await fsp.rm(out, { recursive: true, force: true });
+  });
+
   it('explains that greedy soup needs a held-out dataset', async () => {
     const config = parseConfig({}, 'inline');
     await assert.rejects(cookSoup({ workspace: ws, config, method: 'greedy', outDir: await tempDir() }), /needs a held-out dataset: set "datasets.heldout"/);
@@ -153,7 +172,7 @@ describe('modelsoups.json validation', () => {
     const c = parseConfig({ datasets: { heldout: 'h.npz' } }, 'x');
     assert.equal(c.greedy.comparison, '>=');
     assert.equal(c.output, '.soups');
-    assert.equal(c.scale, 1);
+    assert.equal(c.scale, undefined);
   });
   it('reports invalid JSON with the file', async () => {
     const ws = await tempDir();

@@ -24,7 +24,7 @@ export interface Dataset {
  * (multiplied by `scale`, e.g. 1/255 for raw pixels); `y` any integer type. Throws
  * DATASET_MISMATCH when `x` and `y` disagree in length or `y` is not integer.
  */
-export async function loadDataset(key: string, relPath: string, file: string, scale: number): Promise<Dataset> {
+export async function loadDataset(key: string, relPath: string, file: string, scale?: number): Promise<Dataset> {
   if (file.toLowerCase().endsWith('.npy')) {
     throw new SoupError('DATASET_MISMATCH', 'a dataset needs inputs x and labels y: save both with np.savez(file, x=..., y=...) (.npz)', file);
   }
@@ -45,7 +45,10 @@ export async function readNpyFile(file: string): Promise<NpyArray> {
   return parseNpy(await fsp.readFile(file), file);
 }
 
-function toFloat32(a: NpyArray, scale: number, file: string): Float32Array {
+function toFloat32(a: NpyArray, scale: number | undefined, file: string): Float32Array {
+  if (a.dtype === 'u1' && scale === undefined) {
+    throw new SoupError('DATASET_MISMATCH', 'x is uint8: set "scale" in modelsoups.json (e.g. 0.00392156862745098 for pixels/255) to say how the model expects its inputs', file);
+  }
   const n = a.shape.reduce((p, q) => p * q, 1);
   const out = new Float32Array(n);
   const view = new DataView(a.data.buffer, a.data.byteOffset, a.data.byteLength);
@@ -65,7 +68,7 @@ function toFloat32(a: NpyArray, scale: number, file: string): Float32Array {
     default:
       throw new SoupError('DATASET_MISMATCH', `x has dtype ${a.dtype}; expected float32, float64, float16 or uint8`, file);
   }
-  if (scale !== 1) for (let i = 0; i < n; i++) out[i] *= scale;
+  if (scale !== undefined && scale !== 1) for (let i = 0; i < n; i++) out[i] *= scale;
   return out;
 }
 
