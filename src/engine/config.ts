@@ -8,11 +8,22 @@ export const CONFIG_FILE = 'modelsoups.json';
 /** How greedy soup compares a candidate soup's held-out accuracy with the best so far. */
 export type GreedyComparison = '>=' | '>';
 
-/** Paths of the evaluation datasets, relative to the workspace (as written in the config). */
+/**
+ * One evaluation dataset: an `.npz` holding arrays `x` and `y`, or two `.npy` files. Paths are
+ * relative to the workspace (as written in the config).
+ */
+export type DatasetSource = string | { x: string; y: string };
+
+/** The evaluation datasets by role. */
 export interface DatasetPaths {
-  heldout?: string;
-  test?: string;
-  shifts: Record<string, string>;
+  heldout?: DatasetSource;
+  test?: DatasetSource;
+  shifts: Record<string, DatasetSource>;
+}
+
+/** How a dataset is named in reports and messages: the `.npz` path, or the `x` file. */
+export function datasetLabel(src: DatasetSource): string {
+  return typeof src === 'string' ? src : src.x;
 }
 
 /**
@@ -104,13 +115,13 @@ export function parseConfig(raw: unknown, source: string): SoupConfig {
     for (const key of Object.keys(d)) {
       if (!['heldout', 'test', 'shifts'].includes(key)) fail(`unknown key "datasets.${key}" (known: heldout, test, shifts)`);
     }
-    cfg.datasets.heldout = optString(d.heldout, 'datasets.heldout', fail);
-    cfg.datasets.test = optString(d.test, 'datasets.test', fail);
+    cfg.datasets.heldout = optDataset(d.heldout, 'datasets.heldout', fail);
+    cfg.datasets.test = optDataset(d.test, 'datasets.test', fail);
     if (d.shifts !== undefined) {
       if (!isObject(d.shifts)) return fail('"datasets.shifts" must map shift names to dataset files');
       for (const [name, p] of Object.entries(d.shifts)) {
-        if (typeof p !== 'string' || p === '') fail(`"datasets.shifts.${name}" must be a file path`);
-        cfg.datasets.shifts[name] = p as string;
+        if (name === 'heldout' || name === 'test') fail(`"datasets.shifts.${name}": a shift cannot be named "${name}"`);
+        cfg.datasets.shifts[name] = optDataset(p, `datasets.shifts.${name}`, fail) ?? fail(`"datasets.shifts.${name}" must be a file path`);
       }
     }
   }
@@ -160,6 +171,12 @@ function optString(v: unknown, key: string, fail: (p: string) => never): string 
   if (v === undefined) return undefined;
   if (typeof v !== 'string' || v === '') return fail(`"${key}" must be a non-empty string, got ${JSON.stringify(v)}`);
   return v;
+}
+
+function optDataset(v: unknown, key: string, fail: (p: string) => never): DatasetSource | undefined {
+  if (v === undefined || typeof v === 'string') return optString(v, key, fail);
+  if (isObject(v) && typeof v.x === 'string' && typeof v.y === 'string' && Object.keys(v).length === 2 && v.x && v.y) return { x: v.x, y: v.y };
+  return fail(`"${key}" must be an .npz file path or {"x": "<x>.npy", "y": "<y>.npy"}, got ${JSON.stringify(v)}`);
 }
 
 function optStringArray(v: unknown, key: string, fail: (p: string) => never): string[] | undefined {

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { CookOptions, CookPhase, CookPlan } from './cookPlan';
-import { resolveInWorkspace } from './config';
+import type { DatasetSource } from './config';
+import { datasetLabel } from './config';
 import { inspectWorkspace } from './discovery/scanWorkspace';
 import { SoupError, throwIfAborted } from './errors';
 import type { Dataset } from './evaluate/dataset';
@@ -78,7 +79,7 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
 
   // --- load
   enter('load');
-  const roles: [string, string][] = [];
+  const roles: [string, DatasetSource][] = [];
   if (cfg.datasets.heldout) roles.push(['heldout', cfg.datasets.heldout]);
   if (cfg.datasets.test) roles.push(['test', cfg.datasets.test]);
   for (const [name, p] of Object.entries(cfg.datasets.shifts)) roles.push([name, p]);
@@ -87,8 +88,8 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
     const datasets: Dataset[] = [];
     for (const [i, [key, rel]] of roles.entries()) {
       throwIfAborted(signal);
-      progress(i, roles.length, `loading ${rel}`);
-      const ds = await loadDataset(key, rel, resolveInWorkspace(workspace, rel), cfg.scale);
+      progress(i, roles.length, `loading ${datasetLabel(rel)}`);
+      const ds = await loadDataset(key, rel, workspace, cfg.scale);
       evaluator.checkDataset(ds);
       datasets.push(ds);
     }

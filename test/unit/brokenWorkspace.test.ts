@@ -153,6 +153,23 @@ describe('a workspace with broken and odd runs', function () {
     await fsp.rm(out, { recursive: true, force: true });
   });
 
+  it('reads a dataset given as two .npy files and scores it like the .npz', async () => {
+    const { readNpz } = await import('../../src/engine/formats/npz');
+    const real = await readNpz(path.join(ws, 'data/test.npz'), ['x', 'y']);
+    await fsp.writeFile(path.join(ws, 'data/test_x.npy'), encodeNpy({ descr: '<f4', shape: real.x.shape, data: real.x.data }));
+    await fsp.writeFile(path.join(ws, 'data/test_y.npy'), encodeNpy({ descr: '<i8', shape: real.y.shape, data: real.y.data }));
+    const out = await tempDir();
+    const datasets = { heldout: 'data/heldout_val.npz', test: 'data/test.npz', shifts: { copy: { x: 'data/test_x.npy', y: 'data/test_y.npy' } } };
+    const r = await cookSoup({ workspace: ws, config: parseConfig({ datasets }, 'inline'), method: 'uniform', outDir: out });
+    assert.equal(r.report.soup.metrics.correct.copy, r.report.soup.metrics.correct.test);
+    assert.equal(r.report.datasets.copy.path, 'data/test_x.npy');
+    await assert.rejects(
+      cookSoup({ workspace: ws, config: parseConfig({ datasets: { heldout: 'data/test_x.npy' } }, 'inline'), method: 'uniform', outDir: out }),
+      /test_x\.npy: a \.npy file holds one array/,
+    );
+    await fsp.rm(out, { recursive: true, force: true });
+  });
+
   it('explains that greedy soup needs a held-out dataset', async () => {
     const config = parseConfig({}, 'inline');
     await assert.rejects(cookSoup({ workspace: ws, config, method: 'greedy', outDir: await tempDir() }), /needs a held-out dataset: set "datasets.heldout"/);

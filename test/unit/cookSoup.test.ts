@@ -85,7 +85,7 @@ describe('cookSoup on the bundled Fashion-MNIST zoo', function () {
     try {
       for (const key of ['heldout', 'gaussian_noise']) {
         const rel = greedy.report.datasets[key].path;
-        const ds = await loadDataset(key, rel, path.join(EXAMPLE, rel), 1);
+        const ds = await loadDataset(key, rel, EXAMPLE, 1);
         const res = await session.run({ input: new ort.Tensor('float32', ds.x, ds.xShape) });
         const logits = res.logits.data as Float32Array;
         let correct = 0;

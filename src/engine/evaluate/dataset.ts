@@ -3,6 +3,9 @@ import type { NpyArray } from '../formats/npy';
 import { parseNpy } from '../formats/npy';
 import { readNpz } from '../formats/npz';
 import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import type { DatasetSource } from '../config';
+import { datasetLabel } from '../config';
 
 /** An evaluation dataset in memory: inputs as float32 (scaled), labels as int32. */
 export interface Dataset {
@@ -20,15 +23,23 @@ export interface Dataset {
 }
 
 /**
- * Loads arrays `x` and `y` from an `.npz` archive. `x` may be float32, float64, float16 or uint8
+ * Loads arrays `x` and `y` from an `.npz` archive (or two `.npy` files), resolving paths against
+ * the workspace. `x` may be float32, float64, float16 or uint8
  * (multiplied by `scale`, e.g. 1/255 for raw pixels); `y` any integer type. Throws
  * DATASET_MISMATCH when `x` and `y` disagree in length or `y` is not integer.
  */
-export async function loadDataset(key: string, relPath: string, file: string, scale?: number): Promise<Dataset> {
-  if (file.toLowerCase().endsWith('.npy')) {
-    throw new SoupError('DATASET_MISMATCH', 'a dataset needs inputs x and labels y: save both with np.savez(file, x=..., y=...) (.npz)', file);
+export async function loadDataset(key: string, src: DatasetSource, workspace: string, scale?: number): Promise<Dataset> {
+  const relPath = datasetLabel(src);
+  const file = path.resolve(workspace, relPath);
+  let arrays: Record<string, NpyArray>;
+  if (typeof src === 'string') {
+    if (src.toLowerCase().endsWith('.npy')) {
+      throw new SoupError('DATASET_MISMATCH', 'a .npy file holds one array: give {"x": "<x>.npy", "y": "<y>.npy"}, or save both with np.savez(file, x=..., y=...)', file);
+    }
+    arrays = await readNpz(file, ['x', 'y']);
+  } else {
+    arrays = { x: await readNpyFile(file), y: await readNpyFile(path.resolve(workspace, src.y)) };
   }
-  const arrays: Record<string, NpyArray> = await readNpz(file, ['x', 'y']);
   const x = toFloat32(arrays.x, scale, file);
   const y = toLabels(arrays.y, file);
   const n = arrays.x.shape[0] ?? 0;
@@ -40,9 +51,16 @@ export async function loadDataset(key: string, relPath: string, file: string, sc
   return { key, path: relPath, file, x, xShape: arrays.x.shape, y, n };
 }
 
-/** Loads a `.npy` file from disk (used by tests and the benchmark). */
+/** Loads a `.npy` file from disk. */
 export async function readNpyFile(file: string): Promise<NpyArray> {
-  return parseNpy(await fsp.readFile(file), file);
+  let buf: Buffer;
+  try {
+    buf = await fsp.readFile(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new SoupError(code === 'ENOENT' ? 'FILE_NOT_FOUND' : 'READ_FAILED', code === 'ENOENT' ? 'dataset file not found' : `cannot read (${code})`, file);
+  }
+  return parseNpy(buf, file);
 }
 
 function toFloat32(a: NpyArray, scale: number | undefined, file: string): Float32Array {
