@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import type { CookProgress } from '../engine/cookPlan';
 import type { SoupConfig } from '../engine/config';
-import { loadConfig, parseComparison } from '../engine/config';
+import { loadConfig, parseComparison, parseDevice } from '../engine/config';
 import { cookSoup } from '../engine/cookSoup';
 import { scanWorkspace } from '../engine/discovery/scanWorkspace';
 import { isCancelled, SoupError } from '../engine/errors';
@@ -16,7 +16,7 @@ const USAGE = `Usage:
   model-soup scan [DIR] [--config FILE] [--json]
   model-soup cook [DIR] [--method ${soupMethods.map((m) => m.id).join('|')}] [--config FILE] [--out DIR]
                   [--name NAME] [--ingredients ID,ID,...] [--comparison '>='|'>']
-                  [--batch-size N] [--threads N] [--json]
+                  [--batch-size N] [--threads N] [--device cpu|cuda] [--json]
 
 DIR is the workspace holding the runs and modelsoups.json (default: the current folder).
   scan   lists the runs found, best held-out accuracy first
@@ -33,7 +33,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (command === 'scan') return await scanCommand(parseArgs(rest, ['config'], ['json']));
     if (command === 'cook') {
-      return await cookCommand(parseArgs(rest, ['config', 'method', 'out', 'name', 'ingredients', 'comparison', 'batch-size', 'threads'], ['json']));
+      return await cookCommand(parseArgs(rest, ['config', 'method', 'out', 'name', 'ingredients', 'comparison', 'batch-size', 'threads', 'device'], ['json']));
     }
     throw new UsageError(`unknown command "${command}"`);
   } catch (err) {
@@ -89,6 +89,12 @@ async function cookCommand(args: ParsedArgs): Promise<number> {
   }
   config.batchSize = intFlag(args, 'batch-size') ?? config.batchSize;
   config.threads = intFlag(args, 'threads') ?? config.threads;
+  const device = flagValue(args, 'device');
+  if (device !== undefined) {
+    config.device = parseDevice(device, (p) => {
+      throw new UsageError(p.replace('"device"', '--device'));
+    });
+  }
   const method = flagValue(args, 'method') ?? 'greedy';
   if (!soupMethods.some((m) => m.id === method)) throw new UsageError(`unknown method "${method}" (known: ${soupMethods.map((m) => m.id).join(', ')})`);
   const ingredients = flagValue(args, 'ingredients')?.split(',').map((s) => s.trim()).filter(Boolean);

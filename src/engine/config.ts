@@ -59,7 +59,12 @@ export interface SoupConfig {
   batchSize: number;
   /** onnxruntime intra-op threads (default: all cores). */
   threads?: number;
+  /** onnxruntime execution provider; `cuda` falls back to `cpu` with a warning when unavailable. */
+  device: ExecutionDevice;
 }
+
+/** Where inference runs. */
+export type ExecutionDevice = 'cpu' | 'cuda';
 
 export const DEFAULT_OUTPUT = '.soups';
 export const DEFAULT_BATCH_SIZE = 500;
@@ -74,10 +79,11 @@ export function defaultConfig(): SoupConfig {
     greedy: { comparison: '>=' },
     output: DEFAULT_OUTPUT,
     batchSize: DEFAULT_BATCH_SIZE,
+    device: 'cpu',
   };
 }
 
-const TOP_KEYS = ['$schema', 'datasets', 'pretrained', 'include', 'exclude', 'model', 'scale', 'greedy', 'output', 'metric', 'batchSize', 'threads'];
+const TOP_KEYS = ['$schema', 'datasets', 'pretrained', 'include', 'exclude', 'model', 'scale', 'greedy', 'output', 'metric', 'batchSize', 'threads', 'device'];
 
 /**
  * Reads `<workspace>/modelsoups.json` (or `file` when given). A missing default file gives
@@ -149,6 +155,7 @@ export function parseConfig(raw: unknown, source: string): SoupConfig {
   cfg.metric = optString(raw.metric, 'metric', fail);
   if (raw.batchSize !== undefined) cfg.batchSize = positiveInteger(raw.batchSize, 'batchSize', fail);
   if (raw.threads !== undefined) cfg.threads = positiveInteger(raw.threads, 'threads', fail);
+  if (raw.device !== undefined) cfg.device = parseDevice(raw.device, fail);
   return cfg;
 }
 
@@ -156,6 +163,12 @@ export function parseConfig(raw: unknown, source: string): SoupConfig {
 export function parseComparison(value: unknown, fail: (problem: string) => never): GreedyComparison {
   if (value === '>=' || value === '>') return value;
   return fail(`"greedy.comparison" must be ">=" (paper) or ">" (official code), got ${JSON.stringify(value)}`);
+}
+
+/** Parses an execution device from config, a setting or a CLI flag. */
+export function parseDevice(value: unknown, fail: (problem: string) => never): ExecutionDevice {
+  if (value === 'cpu' || value === 'cuda') return value;
+  return fail(`"device" must be "cpu" or "cuda", got ${JSON.stringify(value)}`);
 }
 
 /** Resolves a workspace-relative path from the config to an absolute one. */

@@ -83,7 +83,18 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
   if (cfg.datasets.heldout) roles.push(['heldout', cfg.datasets.heldout]);
   if (cfg.datasets.test) roles.push(['test', cfg.datasets.test]);
   for (const [name, p] of Object.entries(cfg.datasets.shifts)) roles.push([name, p]);
-  const evaluator = await Evaluator.create(template, { input: cfg.model.input, output: cfg.model.output, batchSize: cfg.batchSize, threads: cfg.threads });
+  const warnings: string[] = [];
+  const evaluator = await Evaluator.create(template, {
+    input: cfg.model.input,
+    output: cfg.model.output,
+    batchSize: cfg.batchSize,
+    threads: cfg.threads,
+    device: cfg.device,
+    onWarning: (w) => {
+      warnings.push(w);
+      progress(0, 1, `warning: ${w}`);
+    },
+  });
   try {
     const datasets: Dataset[] = [];
     for (const [i, [key, rel]] of roles.entries()) {
@@ -173,7 +184,9 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
         scale: cfg.scale ?? 1,
         input: evaluator.inputName,
         output: evaluator.outputName,
+        device: evaluator.device,
       },
+      warnings,
       datasets: Object.fromEntries(datasets.map((d) => [d.key, { path: d.path, n: d.n }])),
       shiftNames: Object.keys(cfg.datasets.shifts),
       ingredients: scan.runs.map((r): IngredientReport => {

@@ -76,7 +76,9 @@ export interface SoupReport {
   /** Absolute workspace path the cook ran in. */
   workspace: string;
   /** Options that change the result. */
-  options: { comparison?: '>=' | '>'; batchSize: number; scale: number; input: string; output: string };
+  options: { comparison?: '>=' | '>'; batchSize: number; scale: number; input: string; output: string; device?: 'cpu' | 'cuda' };
+  /** Things the user should know that did not stop the cook (e.g. CUDA unavailable, CPU used). */
+  warnings?: string[];
   /** Dataset key (`heldout`, `test`, shift name) -> file and size. */
   datasets: Record<string, DatasetInfo>;
   shiftNames: string[];

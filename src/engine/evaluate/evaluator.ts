@@ -1,5 +1,6 @@
 import * as os from 'node:os';
 import type * as ortTypes from 'onnxruntime-node';
+import type { ExecutionDevice } from '../config';
 import { SoupError } from '../errors';
 import type { OnnxModelInfo, OnnxValue } from '../formats/onnxModel';
 import { dataTypeName, OnnxDataType } from '../formats/onnxSchema';
@@ -16,6 +17,9 @@ export interface EvaluatorOptions {
   batchSize: number;
   /** Intra-op threads (default: every core). */
   threads?: number;
+  device?: ExecutionDevice;
+  /** Told when the requested device is unavailable and the CPU is used instead. */
+  onWarning?: (message: string) => void;
 }
 
 /** The result of one pass over a dataset. */
@@ -46,6 +50,8 @@ export class Evaluator {
     readonly inputDims: (number | string | null)[],
     readonly classes: number | undefined,
     private readonly batchSize: number,
+    /** The device actually used. */
+    readonly device: ExecutionDevice,
   ) {}
 
   /** Builds the session for `model`'s architecture. */
@@ -53,20 +59,32 @@ export class Evaluator {
     const input = pickInput(model, opts.input);
     const output = pickOutput(model, opts.output);
     const ortm = onnxruntime();
-    let session: ortTypes.InferenceSession;
+    const bytes = buildSessionModel(model);
+    const options = (providers: string[]): ortTypes.InferenceSession.SessionOptions => ({
+      intraOpNumThreads: opts.threads ?? os.availableParallelism(),
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+      executionProviders: providers,
+    });
+    let session: ortTypes.InferenceSession | undefined;
+    let device: ExecutionDevice = opts.device ?? 'cpu';
+    if (device === 'cuda') {
+      try {
+        // Fatal-only logging: the missing-library error is reported once, as a warning, below.
+        session = await ortm.InferenceSession.create(bytes, { ...options(['cuda', 'cpu']), logSeverityLevel: 4 });
+      } catch (err) {
+        device = 'cpu';
+        opts.onWarning?.(`CUDA is not available (${(err as Error).message.split('\n')[0]}); evaluating on the CPU. Install onnxruntime-node's CUDA binaries (ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node) to use the GPU.`);
+      }
+    }
     try {
-      session = await ortm.InferenceSession.create(buildSessionModel(model), {
-        intraOpNumThreads: opts.threads ?? os.availableParallelism(),
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
-        executionProviders: ['cpu'],
-      });
+      session ??= await ortm.InferenceSession.create(bytes, options(['cpu']));
     } catch (err) {
       throw new SoupError('EVALUATION_FAILED', `onnxruntime cannot load the model (${(err as Error).message})`, model.path);
     }
     const last = output.dims[output.dims.length - 1];
-    return new Evaluator(session, model, input.name, output.name, input.dims, typeof last === 'number' ? last : undefined, opts.batchSize);
+    return new Evaluator(session, model, input.name, output.name, input.dims, typeof last === 'number' ? last : undefined, opts.batchSize, device);
   }
 
   /**
