@@ -1,0 +1,105 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { SoupMethod } from '../engine/soups/method';
+import type { CookController } from './cookController';
+import { configureEvaluation } from './configureEvaluation';
+import type { ResultsPanels } from './resultsPanel';
+import { FileNode } from './treeNodes/detailNodes';
+import { RunNode } from './treeNodes/runNode';
+import { SoupNode } from './treeNodes/soupNode';
+import { explainRestrictedMode, isTrusted } from './trust';
+import type { WorkspaceModel } from './workspaceModel';
+
+/** The services the commands delegate to. */
+export interface CommandServices {
+  model: WorkspaceModel;
+  cooks: CookController;
+  panels: ResultsPanels;
+  methods: readonly SoupMethod[];
+}
+
+/** Registers every `modelSoups.*` command; each handler only translates arguments and delegates. */
+export function registerCommands(s: CommandServices): vscode.Disposable[] {
+  const reg = (id: string, fn: (...args: unknown[]) => unknown): vscode.Disposable => vscode.commands.registerCommand(`modelSoups.${id}`, fn);
+  return [
+    reg('refresh', () => s.model.refresh()),
+    reg('cookGreedy', () => s.cooks.cook('greedy')),
+    reg('cookUniform', () => s.cooks.cook('uniform')),
+    reg('cookChecked', async (method?: unknown) => {
+      if (!isTrusted()) return void explainRestrictedMode();
+      const id = typeof method === 'string' ? method : await pickMethod(s.methods);
+      if (!id) return undefined;
+      return s.cooks.cook(id, s.model.checkedIngredients());
+    }),
+    reg('cancel', () => {
+      if (!s.cooks.cancel()) void vscode.window.showInformationMessage('Model Soups: nothing is cooking.');
+    }),
+    reg('configureEvaluation', async () => {
+      const ws = s.model.workspace;
+      if (!ws) return void vscode.window.showWarningMessage('Model Soups: open a folder with fine-tuning runs first.');
+      const written = await configureEvaluation(ws);
+      if (written) await s.model.refresh();
+      return written;
+    }),
+    reg('showResults', async (arg?: unknown) => {
+      const dir = soupDirOf(arg) ?? (await pickSoup(s.model));
+      return dir ? s.panels.show(dir) : undefined;
+    }),
+    reg('revealSoup', async (arg?: unknown) => {
+      const dir = soupDirOf(arg) ?? (await pickSoup(s.model));
+      if (!dir) return;
+      const soup = s.model.soups.find((x) => x.dir === dir);
+      const model = soup?.status === 'ok' ? soup.modelPath : path.join(dir, 'soup.onnx');
+      await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(model));
+    }),
+    reg('openReport', async (arg?: unknown) => {
+      const dir = soupDirOf(arg) ?? (await pickSoup(s.model));
+      if (dir) await vscode.window.showTextDocument(vscode.Uri.file(path.join(dir, 'report.json')));
+    }),
+    reg('includeIngredient', (node?: unknown, selected?: unknown) => setIncluded(s.model, node, selected, true)),
+    reg('excludeIngredient', (node?: unknown, selected?: unknown) => setIncluded(s.model, node, selected, false)),
+    reg('openMetrics', async (node?: unknown) => {
+      const file = node instanceof RunNode ? node.metricsFile : undefined;
+      if (file) await vscode.window.showTextDocument(file);
+    }),
+    reg('reveal', async (node?: unknown) => {
+      const uri = node instanceof RunNode ? vscode.Uri.file(node.run.dir) : node instanceof FileNode ? node.uri : node instanceof SoupNode ? vscode.Uri.file(node.dir) : undefined;
+      if (uri) await vscode.commands.executeCommand('revealInExplorer', uri);
+    }),
+  ];
+}
+
+function soupDirOf(arg: unknown): string | undefined {
+  if (typeof arg === 'string' && arg !== '') return arg;
+  if (arg instanceof SoupNode) return arg.dir;
+  if (arg instanceof vscode.Uri) return arg.fsPath;
+  return undefined;
+}
+
+async function pickSoup(model: WorkspaceModel): Promise<string | undefined> {
+  const soups = model.soups.filter((x) => x.status === 'ok');
+  if (soups.length === 0) {
+    void vscode.window.showInformationMessage('Model Soups: no soups have been cooked in this workspace yet.');
+    return undefined;
+  }
+  const pick = await vscode.window.showQuickPick(
+    soups.map((x) => ({ label: x.name, description: x.status === 'ok' ? `${x.method} · ${x.members.length} members` : '', dir: x.dir })),
+    { title: 'Model Soups: choose a soup' },
+  );
+  return pick?.dir;
+}
+
+async function pickMethod(methods: readonly SoupMethod[]): Promise<string | undefined> {
+  const pick = await vscode.window.showQuickPick(
+    methods.map((m) => ({ label: m.label, description: m.id, detail: m.reference, id: m.id })),
+    { title: 'Model Soups: cook the checked ingredients with…' },
+  );
+  return pick?.id;
+}
+
+async function setIncluded(model: WorkspaceModel, node: unknown, selected: unknown, included: boolean): Promise<void> {
+  if (!isTrusted()) return void explainRestrictedMode();
+  const nodes = Array.isArray(selected) && selected.length > 0 ? selected : [node];
+  const ids = nodes.filter((n): n is RunNode => n instanceof RunNode && n.run.status === 'ok').map((n) => n.run.id);
+  if (ids.length > 0) await model.setIncluded(ids, included);
+}

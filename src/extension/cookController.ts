@@ -1,0 +1,195 @@
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { resolveInWorkspace } from '../engine/config';
+import type { CookPhase, CookProgress } from '../engine/cookPlan';
+import { formatAccuracy, formatGain } from './treeNodes/format';
+import type { IngredientsTree } from './ingredientsTree';
+import type { JobOutcome, JobRunner } from './jobRunner';
+import type { JobStatusBar } from './statusBar';
+import type { SoupsTree } from './soupsTree';
+import { explainRestrictedMode, isTrusted } from './trust';
+import type { WorkspaceModel } from './workspaceModel';
+
+// Share of the progress bar per phase: evaluating and souping are where the time goes.
+const PHASE_SPAN: Record<CookPhase, [start: number, width: number]> = {
+  scan: [0, 5],
+  load: [5, 10],
+  evaluate: [15, 45],
+  soup: [60, 35],
+  write: [95, 5],
+};
+
+/** The outcome of a cook command, including the ones that never started a job. */
+export type CookOutcome = JobOutcome | { status: 'notStarted'; reason: string };
+
+/** Starts cooks (one at a time), shows their progress and reports how they ended. */
+export class CookController implements vscode.Disposable {
+  private job?: { abort: AbortController; name: string };
+  private last?: CookOutcome;
+  private readonly progressEmitter = new vscode.EventEmitter<CookProgress>();
+  /** Fires for every progress step of the running job. */
+  readonly onProgress = this.progressEmitter.event;
+
+  constructor(
+    private readonly model: WorkspaceModel,
+    private readonly runner: JobRunner,
+    private readonly statusBar: JobStatusBar,
+    private readonly log: vscode.LogOutputChannel,
+    private readonly ingredients: IngredientsTree,
+    private readonly soups: SoupsTree,
+    private readonly methodLabel: (id: string) => string,
+    private readonly showResults: (dir: string) => void,
+  ) {}
+
+  get running(): boolean {
+    return this.job !== undefined;
+  }
+
+  get lastOutcome(): CookOutcome | undefined {
+    return this.last;
+  }
+
+  /** Asks the running job to stop. Returns false when nothing was running. */
+  cancel(): boolean {
+    if (!this.job) return false;
+    this.job.abort.abort();
+    return true;
+  }
+
+  /**
+   * Cooks a soup with `method` from `ingredients` (default: every scored, compatible run).
+   * Resolves when the job has ended; never rejects (failures are shown and returned).
+   */
+  async cook(method: string, ingredients?: string[]): Promise<CookOutcome> {
+    const refuse = (reason: string): CookOutcome => {
+      this.last = { status: 'notStarted', reason };
+      return this.last;
+    };
+    if (!isTrusted()) {
+      void explainRestrictedMode();
+      return refuse('untrusted workspace');
+    }
+    if (this.job) {
+      void vscode.window.showInformationMessage('Model Soups: a soup is already cooking. Cancel it first or wait for it to finish.');
+      return refuse('a job is running');
+    }
+    if (this.model.state.kind === 'loading') await this.model.refresh();
+    const state = this.model.state;
+    if (state.kind !== 'ready') {
+      void vscode.window.showErrorMessage(`Model Soups: cannot cook: ${state.kind === 'configError' || state.kind === 'scanError' ? state.message : 'no workspace folder is open'}`);
+      return refuse(state.kind);
+    }
+    if (!state.config.datasets.heldout) {
+      const configure = 'Configure Evaluation Data';
+      void vscode.window.showWarningMessage('Model Soups: no held-out dataset is configured; greedy soup and every comparison need one.', configure).then((c) => {
+        if (c === configure) void vscode.commands.executeCommand('modelSoups.configureEvaluation');
+      });
+      return refuse('no evaluation data');
+    }
+    if (ingredients && ingredients.length === 0) {
+      void vscode.window.showWarningMessage('Model Soups: no ingredients are checked. Check at least one scored, compatible run.');
+      return refuse('no ingredients');
+    }
+
+    const label = this.methodLabel(method);
+    const outDir = resolveInWorkspace(state.scan.workspace, state.config.output);
+    const name = uniqueName(outDir, method);
+    const abort = new AbortController();
+    this.job = { abort, name };
+    this.log.info(`job ${name}: cooking ${label} in ${state.scan.workspace}${ingredients ? ` from ${ingredients.length} checked ingredients` : ''}`);
+    this.statusBar.start(`Cooking ${label}`);
+    void vscode.commands.executeCommand('setContext', 'modelSoups.cooking', true);
+    const started = Date.now();
+    try {
+      const outcome = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Model Soups: cooking ${label}`, cancellable: true },
+        async (progress, token) => {
+          // The cancellation token becomes an AbortSignal here, at the edge; the runner and the
+          // engine only know signals.
+          const sub = token.onCancellationRequested(() => abort.abort());
+          let shown = 0;
+          try {
+            return await this.runner.run(
+              { workspace: state.scan.workspace, config: state.config, method, ingredients, name },
+              {
+                signal: abort.signal,
+                onProgress: (p) => {
+                  const [start, width] = PHASE_SPAN[p.phase] ?? [0, 0];
+                  const total = Math.min(100, start + (p.total > 0 ? (width * p.done) / p.total : 0));
+                  progress.report({ message: p.message, increment: Math.max(0, total - shown) });
+                  shown = Math.max(shown, total);
+                  this.statusBar.update(label, p);
+                  this.log.info(`job ${name}: ${p.message}`);
+                  this.progressEmitter.fire(p);
+                },
+              },
+            );
+          } finally {
+            sub.dispose();
+          }
+        },
+      );
+      this.last = outcome;
+      this.log.info(`job ${name}: ${outcome.status} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      await this.report(outcome, label);
+      return outcome;
+    } finally {
+      this.job = undefined;
+      this.statusBar.stop();
+      void vscode.commands.executeCommand('setContext', 'modelSoups.cooking', false);
+    }
+  }
+
+  private async report(outcome: JobOutcome, label: string): Promise<void> {
+    switch (outcome.status) {
+      case 'done': {
+        await this.model.refreshSoups();
+        const r = outcome.report;
+        const best = r.baselines.bestIndividual.metrics;
+        const summary =
+          `Last cook: ${label}, ${r.soup.members.length} member${r.soup.members.length === 1 ? '' : 's'}; ` +
+          `held-out ${formatAccuracy(r.soup.metrics.heldout)} (${formatGain(r.soup.metrics.heldout, best.heldout)}), ` +
+          `shift avg ${formatAccuracy(r.soup.metrics.shiftAvg)} (${formatGain(r.soup.metrics.shiftAvg, best.shiftAvg)}) vs best individual.`;
+        this.log.info(summary);
+        this.ingredients.showLastCook(summary);
+        this.soups.highlightSoup(outcome.dir);
+        const show = 'Show Results';
+        const reveal = 'Reveal Soup Model';
+        void vscode.window.showInformationMessage(`Model Soups: ${summary.replace(/^Last cook: /, '')}`, show, reveal).then((c) => {
+          if (c === show) this.showResults(outcome.dir);
+          if (c === reveal) void vscode.commands.executeCommand('modelSoups.revealSoup', outcome.dir);
+        });
+        return;
+      }
+      case 'cancelled':
+        this.ingredients.showLastCook(`Last cook: ${label} was cancelled; nothing was written.`);
+        void vscode.window.showInformationMessage(`Model Soups: cooking ${label} was cancelled; nothing was written.`);
+        return;
+      case 'failed': {
+        this.log.error(`cook failed [${outcome.code}]: ${outcome.message}`);
+        this.ingredients.showLastCook(`Last cook: ${label} failed (${outcome.code}).`);
+        const showLog = 'Show Log';
+        void vscode.window.showErrorMessage(`Model Soups: cooking ${label} failed: ${outcome.message}`, showLog).then((c) => {
+          if (c === showLog) this.log.show();
+        });
+        return;
+      }
+    }
+  }
+
+  dispose(): void {
+    this.job?.abort.abort();
+    this.progressEmitter.dispose();
+  }
+}
+
+/** `greedy-20250101-120000`, with a suffix if a soup of that name exists already. */
+function uniqueName(outDir: string, method: string): string {
+  const d = new Date();
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  const base = `${method}-${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}-${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}`;
+  let name = base;
+  for (let i = 2; existsSync(path.join(outDir, name)); i++) name = `${base}-${i}`;
+  return name;
+}

@@ -1,0 +1,25 @@
+import * as vscode from 'vscode';
+import type { TreeNode } from './treeNode';
+
+/** A row that explains a problem (bad config, failed scan) and offers the command that fixes it. */
+export class MessageNode implements TreeNode {
+  constructor(
+    private readonly label: string,
+    private readonly detail: string,
+    private readonly command?: vscode.Command,
+  ) {}
+
+  getTreeItem(): vscode.TreeItem {
+    const item = new vscode.TreeItem(this.label, vscode.TreeItemCollapsibleState.None);
+    item.description = this.detail;
+    item.tooltip = `${this.label}\n\n${this.detail}`;
+    item.iconPath = new vscode.ThemeIcon('error', new vscode.ThemeColor('problemsErrorIcon.foreground'));
+    item.command = this.command;
+    item.contextValue = 'message';
+    return item;
+  }
+
+  getChildren(): TreeNode[] {
+    return [];
+  }
+}

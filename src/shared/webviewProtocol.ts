@@ -1,0 +1,101 @@
+import type { SoupReport } from '../engine/report';
+import { isCount, isRecord, looksLikeReport, type Parsed } from './validation';
+
+// Messages between the results panel's host side (src/extension/resultsPanel.ts) and its
+// browser side (webview/main.ts). The host posts nothing until the webview says `ready`: a
+// message posted before the webview's listener exists is lost.
+
+/** Host -> webview: the soup to show. Sent after every `ready` (the webview may reload). */
+export interface InitMessage {
+  type: 'init';
+  /** Absolute soup folder; the webview keeps it as its state so the panel can be restored. */
+  soupDir: string;
+  /** Human label of the soup method (`Greedy soup`). */
+  methodLabel: string;
+  report: SoupReport;
+}
+
+/** Host -> webview: the soup's `report.json` could not be read; `message` says why. */
+export interface LoadErrorMessage {
+  type: 'loadError';
+  soupDir: string;
+  message: string;
+}
+
+/** Everything the host posts to the webview. */
+export type HostToWebview = InitMessage | LoadErrorMessage;
+
+/** Webview -> host: the script is running and listening; the host may post now. */
+export interface ReadyMessage {
+  type: 'ready';
+}
+
+/** Webview -> host: the report was drawn (lets tests and logs see that data arrived). */
+export interface RenderedMessage {
+  type: 'rendered';
+  /** Number of model rows in the table. */
+  rows: number;
+  /** Number of charts drawn. */
+  charts: number;
+}
+
+/** Webview -> host: reveal the soup's `soup.onnx` in the Explorer. */
+export interface RevealModelMessage {
+  type: 'revealModel';
+}
+
+/** Webview -> host: open the soup's `report.json` in an editor. */
+export interface OpenReportMessage {
+  type: 'openReport';
+}
+
+/** Webview -> host: copy the soup's member ids (one per line) to the clipboard. */
+export interface CopyMembersMessage {
+  type: 'copyMembers';
+}
+
+/** Everything the webview posts to the host. */
+export type WebviewToHost = ReadyMessage | RenderedMessage | RevealModelMessage | OpenReportMessage | CopyMembersMessage;
+
+/** What the webview persists with `setState`; the panel serializer gets it back after a reload. */
+export interface PanelState {
+  soupDir: string;
+}
+
+/** Validates a message received by the host from the webview. */
+export function parseWebviewToHost(raw: unknown): Parsed<WebviewToHost> {
+  if (!isRecord(raw)) return { ok: false, problem: 'not an object' };
+  switch (raw.type) {
+    case 'ready':
+    case 'revealModel':
+    case 'openReport':
+    case 'copyMembers':
+      return { ok: true, message: { type: raw.type } };
+    case 'rendered':
+      if (!isCount(raw.rows) || !isCount(raw.charts)) return { ok: false, problem: 'rendered: "rows" and "charts" must be counts' };
+      return { ok: true, message: { type: 'rendered', rows: raw.rows, charts: raw.charts } };
+    default:
+      return { ok: false, problem: `unknown message type ${JSON.stringify(raw.type)}` };
+  }
+}
+
+/** Validates a message received by the webview from the host. */
+export function parseHostToWebview(raw: unknown): Parsed<HostToWebview> {
+  if (!isRecord(raw)) return { ok: false, problem: 'not an object' };
+  switch (raw.type) {
+    case 'init':
+      if (typeof raw.soupDir !== 'string' || typeof raw.methodLabel !== 'string') return { ok: false, problem: 'init: needs "soupDir" and "methodLabel"' };
+      if (!looksLikeReport(raw.report)) return { ok: false, problem: 'init: "report" is not a soup report' };
+      return { ok: true, message: { type: 'init', soupDir: raw.soupDir, methodLabel: raw.methodLabel, report: raw.report } };
+    case 'loadError':
+      if (typeof raw.soupDir !== 'string' || typeof raw.message !== 'string') return { ok: false, problem: 'loadError: needs "soupDir" and "message"' };
+      return { ok: true, message: { type: 'loadError', soupDir: raw.soupDir, message: raw.message } };
+    default:
+      return { ok: false, problem: `unknown message type ${JSON.stringify(raw.type)}` };
+  }
+}
+
+/** Validates the state the webview saved, as handed back by the panel serializer. */
+export function parsePanelState(raw: unknown): PanelState | undefined {
+  return isRecord(raw) && typeof raw.soupDir === 'string' && raw.soupDir !== '' ? { soupDir: raw.soupDir } : undefined;
+}

@@ -1,0 +1,141 @@
+import * as assert from 'node:assert/strict';
+import type { SoupReport } from '../../src/engine/report';
+import { REPORT_SCHEMA } from '../../src/engine/report';
+import { assertNever } from '../../src/shared/assertNever';
+import { looksLikeReport } from '../../src/shared/validation';
+import { parseHostToWebview, parsePanelState, parseWebviewToHost, type HostToWebview, type WebviewToHost } from '../../src/shared/webviewProtocol';
+import { parseFromWorker, parseToWorker, type FromWorker, type ToWorker } from '../../src/shared/workerProtocol';
+
+function report(): SoupReport {
+  const metrics = { heldout: 0.889, test: 0.8615, shifts: { rotate: 0.385, blur: 0.71 }, shiftAvg: 0.5475, correct: { heldout: 1778 } };
+  return {
+    schema: REPORT_SCHEMA,
+    method: 'greedy',
+    name: 'greedy-1',
+    createdAt: '2025-01-01T00:00:00.000Z',
+    workspace: '/ws',
+    options: { comparison: '>=', batchSize: 500, scale: 1, input: 'input', output: 'logits' },
+    datasets: { heldout: { path: 'data/heldout.npz', n: 2000 } },
+    shiftNames: ['rotate', 'blur'],
+    ingredients: [{ id: '<img src=x onerror=alert(1)>', layout: 'plain', status: 'ok', hparams: { lr: 0.1 }, model: 'a/model.onnx', metrics }],
+    soup: { members: ['<img src=x onerror=alert(1)>'], path: '.soups/greedy-1/soup.onnx', metrics },
+    steps: [{ candidate: '<img src=x onerror=alert(1)>', heldout: 0.889, correct: 1778, added: true }],
+    baselines: {
+      bestIndividual: { members: ['a'], metrics },
+      uniform: { members: ['a'], metrics },
+      ensemble: { members: ['a'], metrics },
+    },
+    timingsMs: { scan: 1 },
+  };
+}
+
+/** What crosses process.send / postMessage: a structured copy, approximated by JSON. */
+function overTheWire<T>(msg: T): unknown {
+  return JSON.parse(JSON.stringify(msg));
+}
+
+describe('worker protocol', () => {
+  const toWorker: ToWorker[] = [
+    { type: 'cook', plan: { workspace: '/ws', method: 'greedy', name: 'g', ingredients: ['runs/a', 'runs/b'], config: { datasets: { shifts: {} }, include: [], exclude: [], model: {}, scale: 1, greedy: { comparison: '>=' }, output: '.soups', batchSize: 500, device: 'cpu' } } },
+    { type: 'cancel' },
+  ];
+  const fromWorker: FromWorker[] = [
+    { type: 'progress', progress: { phase: 'soup', done: 5, total: 12, message: 'greedy: 5/12 runs/ft-07 — held-out 87.6 %, kept' } },
+    { type: 'done', report: report(), dir: '/ws/.soups/greedy-1' },
+    { type: 'cancelled' },
+    { type: 'failed', code: 'ONNX_INVALID', message: '/ws/a/model.onnx: truncated', file: '/ws/a/model.onnx' },
+    { type: 'failed', code: 'INTERNAL', message: 'boom' },
+  ];
+
+  for (const msg of toWorker) {
+    it(`round-trips a "${msg.type}" request to the worker unchanged`, () => {
+      assert.deepEqual(parseToWorker(overTheWire(msg)), { ok: true, message: msg });
+    });
+  }
+  for (const msg of fromWorker) {
+    it(`round-trips a "${msg.type}" message from the worker unchanged`, () => {
+      assert.deepEqual(parseFromWorker(overTheWire(msg)), { ok: true, message: msg });
+    });
+  }
+
+  it('drops a cook request without a workspace, naming the field', () => {
+    const r = parseToWorker({ type: 'cook', plan: { method: 'greedy', config: {} } });
+    assert.equal(r.ok, false);
+    assert.match(r.ok ? '' : r.problem, /plan\.workspace/);
+  });
+
+  it('drops a cook request whose ingredients are not strings', () => {
+    assert.equal(parseToWorker({ type: 'cook', plan: { workspace: '/ws', method: 'greedy', config: {}, ingredients: [1] } }).ok, false);
+  });
+
+  it('drops unknown message types and non-objects', () => {
+    for (const raw of [{ type: 'explode' }, null, 'cook', 42, [], { plan: {} }]) {
+      assert.equal(parseToWorker(raw).ok, false, JSON.stringify(raw));
+      assert.equal(parseFromWorker(raw).ok, false, JSON.stringify(raw));
+    }
+  });
+
+  it('drops progress with negative or fractional counts', () => {
+    assert.equal(parseFromWorker({ type: 'progress', progress: { phase: 'soup', done: -1, total: 2, message: 'x' } }).ok, false);
+    assert.equal(parseFromWorker({ type: 'progress', progress: { phase: 'soup', done: 1.5, total: 2, message: 'x' } }).ok, false);
+  });
+
+  it('drops a done message whose report lacks the soup metrics', () => {
+    const r = report() as unknown as Record<string, unknown>;
+    r.soup = { members: [] };
+    assert.equal(parseFromWorker({ type: 'done', report: r, dir: '/x' }).ok, false);
+  });
+});
+
+describe('webview protocol', () => {
+  const toHost: WebviewToHost[] = [{ type: 'ready' }, { type: 'rendered', rows: 16, charts: 3 }, { type: 'revealModel' }, { type: 'openReport' }, { type: 'copyMembers' }];
+  const toWebview: HostToWebview[] = [
+    { type: 'init', soupDir: '/ws/.soups/greedy-1', methodLabel: 'Greedy soup', report: report() },
+    { type: 'loadError', soupDir: '/ws/.soups/x', message: 'no report.json in this soup folder' },
+  ];
+
+  for (const msg of toHost) {
+    it(`round-trips "${msg.type}" from the webview unchanged`, () => {
+      assert.deepEqual(parseWebviewToHost(overTheWire(msg)), { ok: true, message: msg });
+    });
+  }
+  for (const msg of toWebview) {
+    it(`round-trips "${msg.type}" to the webview unchanged (markup in run names stays data)`, () => {
+      assert.deepEqual(parseHostToWebview(overTheWire(msg)), { ok: true, message: msg });
+    });
+  }
+
+  it('drops extra fields of command messages instead of passing them on', () => {
+    assert.deepEqual(parseWebviewToHost({ type: 'openReport', path: '/etc/passwd' }), { ok: true, message: { type: 'openReport' } });
+  });
+
+  it('drops unknown and malformed webview messages', () => {
+    for (const raw of [{ type: 'runCommand', command: 'rm' }, { type: 'rendered', rows: '3', charts: 1 }, undefined, 'ready']) {
+      assert.equal(parseWebviewToHost(raw).ok, false, JSON.stringify(raw));
+    }
+  });
+
+  it('drops an init message without a usable report', () => {
+    assert.equal(parseHostToWebview({ type: 'init', soupDir: '/x', methodLabel: 'Greedy soup', report: { schema: 'x' } }).ok, false);
+  });
+
+  it('restores panel state only when it names a soup folder', () => {
+    assert.deepEqual(parsePanelState({ soupDir: '/ws/.soups/g' }), { soupDir: '/ws/.soups/g' });
+    assert.equal(parsePanelState({ soupDir: '' }), undefined);
+    assert.equal(parsePanelState(undefined), undefined);
+    assert.equal(parsePanelState({ dir: '/x' }), undefined);
+  });
+
+  it('accepts a report with a uniform method and no steps', () => {
+    const r = report();
+    r.method = 'uniform';
+    r.steps = [];
+    assert.equal(looksLikeReport(r), true);
+  });
+});
+
+describe('assertNever', () => {
+  it('throws with the unexpected value when a union case is not handled', () => {
+    assert.throws(() => assertNever({ type: 'new' } as never, 'message'), /unexpected message: {"type":"new"}/);
+  });
+});

@@ -1,0 +1,156 @@
+import { provideVSCodeDesignSystem, vsCodeButton, vsCodeDataGrid, vsCodeDataGridCell, vsCodeDataGridRow, vsCodeDivider } from '@vscode/webview-ui-toolkit';
+import type { SoupReport } from '../src/engine/report';
+import { assertNever } from '../src/shared/assertNever';
+import { parseHostToWebview, parsePanelState, type InitMessage } from '../src/shared/webviewProtocol';
+import { drawCharts, type DrawnCharts } from './charts';
+import { modelRows } from './rows';
+import { buildTable } from './table';
+import { readPalette } from './theme';
+import { vscodeApi } from './vscodeApi';
+
+provideVSCodeDesignSystem().register(vsCodeButton(), vsCodeDataGrid(), vsCodeDataGridRow(), vsCodeDataGridCell(), vsCodeDivider());
+
+const app = document.getElementById('app') as HTMLElement;
+let current: InitMessage | undefined;
+let charts: DrawnCharts | undefined;
+
+window.addEventListener('message', (event: MessageEvent<unknown>) => {
+  const parsed = parseHostToWebview(event.data);
+  if (!parsed.ok) {
+    console.warn(`model-soups results: dropped a message (${parsed.problem})`);
+    return;
+  }
+  const msg = parsed.message;
+  switch (msg.type) {
+    case 'init':
+      current = msg;
+      vscodeApi.setState({ soupDir: msg.soupDir });
+      render(msg);
+      return;
+    case 'loadError':
+      vscodeApi.setState({ soupDir: msg.soupDir });
+      app.replaceChildren(el('h1', 'Soup results'), el('p', `This soup's report could not be read: ${msg.message}`, 'error'));
+      return;
+    default:
+      assertNever(msg, 'host message');
+  }
+});
+
+// VS Code swaps the body's theme class when the user changes theme: redraw the charts so they
+// pick up the new colours (the table follows CSS variables by itself).
+new MutationObserver(() => {
+  if (current) drawInto(current);
+}).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+
+function render(msg: InitMessage): void {
+  const r = msg.report;
+  const rows = modelRows(r, msg.methodLabel);
+  app.replaceChildren(
+    header(r, msg.methodLabel),
+    actions(),
+    el('vscode-divider'),
+    section('Comparison', 'Accuracy on every dataset; ★ marks the best value in each column. A soup costs one model at inference, the ensemble costs K.', buildTable(r, rows)),
+    el('vscode-divider'),
+    chartsSection(),
+  );
+  const drawn = drawInto(msg);
+  vscodeApi.postMessage({ type: 'rendered', rows: rows.length, charts: drawn });
+}
+
+function drawInto(msg: InitMessage): number {
+  charts?.destroy();
+  const canvas = (id: string): HTMLCanvasElement => document.getElementById(id) as HTMLCanvasElement;
+  const scatter = canvas('chart-scatter');
+  const trajectory = canvas('chart-trajectory');
+  const shifts = canvas('chart-shifts');
+  if (!scatter || !trajectory || !shifts) return 0;
+  charts = drawCharts(msg.report, msg.methodLabel, { scatter, trajectory, shifts }, readPalette());
+  return charts.count;
+}
+
+function header(r: SoupReport, methodLabel: string): HTMLElement {
+  const best = r.baselines.bestIndividual.metrics;
+  const soup = r.soup.metrics;
+  const h = el('header');
+  h.appendChild(el('h1', `${methodLabel}: ${r.name}`));
+  const facts = el('p', '', 'summary');
+  facts.append(
+    fact(`${r.soup.members.length} of ${r.ingredients.length} ingredients`),
+    fact(`held-out ${pct(soup.heldout)} (${gain(soup.heldout, best.heldout)} vs best individual)`),
+    fact(`shift avg ${pct(soup.shiftAvg)} (${gain(soup.shiftAvg, best.shiftAvg)})`),
+    fact(`cooked ${new Date(r.createdAt).toLocaleString()}`),
+  );
+  h.appendChild(facts);
+  const members = el('p', '', 'members');
+  members.append(el('span', 'Members, in the order added: ', 'muted'), el('span', r.soup.members.join(', ')));
+  h.appendChild(members);
+  return h;
+}
+
+function actions(): HTMLElement {
+  const bar = el('div', '', 'actions');
+  const button = (text: string, type: 'revealModel' | 'openReport' | 'copyMembers', appearance: 'primary' | 'secondary'): HTMLElement => {
+    const b = el('vscode-button', text);
+    b.setAttribute('appearance', appearance);
+    b.addEventListener('click', () => vscodeApi.postMessage({ type }));
+    return b;
+  };
+  bar.append(button('Reveal soup.onnx', 'revealModel', 'primary'), button('Open report.json', 'openReport', 'secondary'), button('Copy member list', 'copyMembers', 'secondary'));
+  return bar;
+}
+
+function chartsSection(): HTMLElement {
+  const wrap = el('div', '', 'charts');
+  const figure = (id: string, title: string, caption: string): HTMLElement => {
+    const f = el('figure', '', 'chart');
+    f.appendChild(el('h3', title));
+    const box = el('div', '', 'chart-box');
+    const c = document.createElement('canvas');
+    c.id = id;
+    c.setAttribute('role', 'img');
+    c.setAttribute('aria-label', `${title}. ${caption}`);
+    box.appendChild(c);
+    f.append(box, el('figcaption', caption, 'muted'));
+    return f;
+  };
+  wrap.append(
+    figure('chart-scatter', 'In-distribution vs. distribution shift', 'Each dot is a fine-tuned ingredient; soups and the ensemble are the large markers. Up and to the right is better.'),
+    figure('chart-trajectory', 'Greedy trajectory', 'Held-out accuracy of the soup after each candidate; kept candidates in green, rejected ones crossed out.'),
+    figure('chart-shifts', 'Accuracy per distribution shift', 'Best individual, uniform soup, this soup and the logit ensemble on each shift dataset.'),
+  );
+  return section('Charts', '', wrap);
+}
+
+function section(title: string, note: string, body: HTMLElement): HTMLElement {
+  const s = el('section');
+  s.appendChild(el('h2', title));
+  if (note) s.appendChild(el('p', note, 'muted'));
+  s.appendChild(body);
+  return s;
+}
+
+function fact(text: string): HTMLElement {
+  return el('span', text, 'fact');
+}
+
+/** Creates an element whose text is set with textContent: report data is never parsed as HTML. */
+function el(tag: string, text = '', className = ''): HTMLElement {
+  const e = document.createElement(tag);
+  if (text) e.textContent = text;
+  if (className) e.className = className;
+  return e;
+}
+
+function pct(v: number | undefined): string {
+  return v === undefined ? '—' : `${(v * 100).toFixed(1)} %`;
+}
+
+function gain(v: number | undefined, ref: number | undefined): string {
+  if (v === undefined || ref === undefined) return '—';
+  const pp = (v - ref) * 100;
+  return `${pp >= 0 ? '+' : '−'}${Math.abs(pp).toFixed(1)} pp`;
+}
+
+// After a reload the page starts empty; the host answers `ready` with the report again.
+if (parsePanelState(vscodeApi.getState())) app.replaceChildren(el('p', 'Loading the soup report…', 'muted'));
+vscodeApi.postMessage({ type: 'ready' });
