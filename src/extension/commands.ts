@@ -23,8 +23,9 @@ export function registerCommands(s: CommandServices): vscode.Disposable[] {
   const reg = (id: string, fn: (...args: unknown[]) => unknown): vscode.Disposable => vscode.commands.registerCommand(`modelSoups.${id}`, fn);
   return [
     reg('refresh', () => s.model.refresh()),
-    reg('cookGreedy', () => s.cooks.cook('greedy')),
-    reg('cookUniform', () => s.cooks.cook('uniform')),
+    // Checkboxes choose what every cook may use; all are checked by default.
+    reg('cookGreedy', () => s.cooks.cook('greedy', s.model.cookSelection())),
+    reg('cookUniform', () => s.cooks.cook('uniform', s.model.cookSelection())),
     reg('cookChecked', async (method?: unknown) => {
       if (!isTrusted()) return void explainRestrictedMode();
       const id = typeof method === 'string' ? method : await pickMethod(s.methods);

@@ -162,7 +162,7 @@ export class IngredientsTree implements vscode.TreeDataProvider<TreeNode>, vscod
       const eligible = state.scan.runs.filter((r) => r.status === 'ok').length;
       const checked = this.model.checkedIngredients().length;
       if (!this.trusted()) lines.push('Restricted Mode: read-only, cooking is off until you trust this workspace.');
-      else if (checked < eligible) lines.push(`${checked} of ${eligible} ingredients checked (used by “Cook Soup from Checked Ingredients”).`);
+      else if (checked < eligible) lines.push(`${checked} of ${eligible} ingredients checked: soups are cooked from the checked ones.`);
     }
     this.view.message = lines.length > 0 ? lines.join('\n') : undefined;
   }

@@ -114,6 +114,16 @@ export class WorkspaceModel implements vscode.Disposable {
   }
 
   /** Ids of the scored, compatible runs that are checked, in held-out order. */
+  /**
+   * The ingredients a cook uses: undefined while every eligible run is checked (the engine then
+   * takes them all), else the checked ones.
+   */
+  cookSelection(): string[] | undefined {
+    if (this.current.kind !== 'ready') return undefined;
+    const checked = this.checkedIngredients();
+    return checked.length < this.current.scan.runs.filter((r) => r.status === 'ok').length ? checked : undefined;
+  }
+
   checkedIngredients(): string[] {
     if (this.current.kind !== 'ready') return [];
     return this.current.scan.runs.filter((r) => r.status === 'ok' && this.isIncluded(r.id)).map((r) => r.id);
