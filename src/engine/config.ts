@@ -87,8 +87,9 @@ const TOP_KEYS = ['$schema', 'datasets', 'pretrained', 'include', 'exclude', 'mo
 
 /**
  * Reads `<workspace>/modelsoups.json` (or `file` when given). A missing default file gives
- * {@link defaultConfig}; a missing explicit file, bad JSON, unknown keys or wrong types throw a
- * CONFIG_INVALID / FILE_NOT_FOUND {@link SoupError} naming the file and the key.
+ * {@link defaultConfig}; a missing explicit file, an unreadable one, bad JSON, unknown keys or
+ * wrong types throw a FILE_NOT_FOUND / READ_FAILED / CONFIG_INVALID {@link SoupError} naming the
+ * file and the key.
  */
 export function loadConfig(workspace: string, file?: string): SoupConfig {
   const configPath = file ? path.resolve(workspace, file) : path.join(workspace, CONFIG_FILE);
@@ -96,9 +97,15 @@ export function loadConfig(workspace: string, file?: string): SoupConfig {
     if (file) throw new SoupError('FILE_NOT_FOUND', 'config file not found', configPath);
     return defaultConfig();
   }
+  let text: string;
+  try {
+    text = readFileSync(configPath, 'utf8');
+  } catch (err) {
+    throw new SoupError('READ_FAILED', `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, configPath);
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(configPath, 'utf8'));
+    raw = JSON.parse(text);
   } catch (err) {
     throw new SoupError('CONFIG_INVALID', `not valid JSON (${(err as Error).message})`, configPath);
   }

@@ -168,6 +168,13 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
       if (!before || !st || st.size !== before.bytes || st.mtimeMs !== before.mtimeMs) {
         throw new SoupError('INGREDIENT_CHANGED', 'the model file changed or disappeared during the cook; nothing was written', ing.model.path);
       }
+      // Size and mtime can be kept by a rewrite (cp -p, rsync -t, a same-size export): re-hash so
+      // a soup is never written from a mixture of old and new weights under the old hash.
+      throwIfAborted(signal);
+      const now = await fingerprint(ing.model.path).catch(() => undefined);
+      if (!now || now.sha256 !== before.sha256) {
+        throw new SoupError('INGREDIENT_CHANGED', 'the model file\'s contents changed during the cook (same size and time, different SHA-256); nothing was written', ing.model.path);
+      }
     }
     const outRoot = path.resolve(workspace, plan.outDir ?? cfg.output);
     await removeStaleTemps(outRoot);

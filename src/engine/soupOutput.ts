@@ -4,6 +4,9 @@ import { SoupError } from './errors';
 
 const TEMP_PREFIX = '.tmp-';
 
+/** Soup folders being written by cooks of this process (not yet renamed into place). */
+const claimed = new Set<string>();
+
 /**
  * Creates `<outRoot>/<name>` atomically: `fill` writes into a hidden temp folder beside it,
  * which is renamed into place only when everything is written. On any failure or abort the
@@ -22,18 +25,38 @@ export async function writeAtomically(
   } catch (err) {
     throw new SoupError('WRITE_FAILED', `cannot create the output folder (${(err as NodeJS.ErrnoException).code})`, outRoot);
   }
+  // Claim the name in this process before any await can let another cook pick it too: two
+  // cooks of one process would otherwise share one temp folder and delete each other's.
   let finalDir = path.join(outRoot, name);
-  for (let k = 2; await exists(finalDir); k++) finalDir = path.join(outRoot, `${name}-${k}`);
+  for (let k = 2; ; k++) {
+    if (!claimed.has(finalDir) && !(await exists(finalDir)) && !claimed.has(finalDir)) break;
+    finalDir = path.join(outRoot, `${name}-${k}`);
+  }
+  claimed.add(finalDir);
   const tmp = path.join(outRoot, `${TEMP_PREFIX}${path.basename(finalDir)}-${process.pid}`);
   try {
     await fsp.mkdir(tmp);
     await fill(tmp, finalDir);
     if (signal?.aborted) throw new SoupError('CANCELLED', 'cancelled');
-    await fsp.rename(tmp, finalDir);
+    // Another process may have taken the name meanwhile: rename never replaces a soup folder.
+    for (let k = 2; ; k++) {
+      try {
+        await fsp.rename(tmp, finalDir);
+        break;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if ((code !== 'ENOTEMPTY' && code !== 'EEXIST') || k > 100) throw err;
+        claimed.delete(finalDir);
+        finalDir = path.join(outRoot, `${name}-${k}`);
+        claimed.add(finalDir);
+      }
+    }
   } catch (err) {
     await fsp.rm(tmp, { recursive: true, force: true });
     if (err instanceof SoupError) throw err;
     throw new SoupError('WRITE_FAILED', `cannot write the soup (${(err as Error).message})`, finalDir);
+  } finally {
+    claimed.delete(finalDir);
   }
   return finalDir;
 }

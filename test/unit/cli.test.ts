@@ -72,7 +72,7 @@ describe('model-soup CLI', function () {
     const r = run(['cook', ws]);
     assert.equal(r.code, 1);
     assert.equal(r.stderr.trim().split('\n').filter((l) => l.startsWith('model-soup: error:')).length, 1);
-    assert.match(r.stderr, /modelsoups\.json: "datasets\.heldout" must be a non-empty string, got 5/);
+    assert.match(r.stderr, /modelsoups\.json: "datasets\.heldout" must be an \.npz file path or \{"x": "<x>\.npy", "y": "<y>\.npy"\}, got 5/);
     await fsp.rm(ws, { recursive: true, force: true });
   });
 });

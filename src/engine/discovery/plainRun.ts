@@ -236,25 +236,35 @@ export function normaliseHParams(raw: Record<string, unknown>, keep: (key: strin
   for (const [key, value] of Object.entries(raw)) {
     if (!keep(key)) continue;
     const converted = toHParamValue(value);
-    if (converted !== undefined) out[HPARAM_ALIASES[key] ?? key] = converted;
+    // Own-property lookup: `constructor` or `__proto__` are names, not Object.prototype members.
+    if (converted !== undefined) setOwn(out, Object.hasOwn(HPARAM_ALIASES, key) ? HPARAM_ALIASES[key] : key, converted);
   }
   return out;
 }
 
+/** Nesting kept in hyperparameter values; deeper values become a marker string (no stack overflow). */
+export const MAX_HPARAM_DEPTH = 32;
+
 /** Converts a parsed value to an {@link HParamValue}; non-finite numbers become their names. */
-export function toHParamValue(value: unknown): HParamValue | undefined {
+export function toHParamValue(value: unknown, depth = 0): HParamValue | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
   if (typeof value === 'string' || typeof value === 'boolean' || value === null) return value;
-  if (Array.isArray(value)) return value.map((v) => toHParamValue(v) ?? null);
+  if ((Array.isArray(value) || isRecord(value)) && depth >= MAX_HPARAM_DEPTH) return `(nested deeper than ${MAX_HPARAM_DEPTH} levels)`;
+  if (Array.isArray(value)) return value.map((v) => toHParamValue(v, depth + 1) ?? null);
   if (isRecord(value)) {
     const out: { [key: string]: HParamValue } = {};
     for (const [k, v] of Object.entries(value)) {
-      const converted = toHParamValue(v);
-      if (converted !== undefined) out[k] = converted;
+      const converted = toHParamValue(v, depth + 1);
+      if (converted !== undefined) setOwn(out, k, converted);
     }
     return out;
   }
   return undefined;
+}
+
+/** `obj[key] = value` as an own data property, also for `__proto__` (which `=` would treat as the prototype). */
+function setOwn(obj: Record<string, HParamValue>, key: string, value: HParamValue): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /** True for a scalar hyperparameter value (what run tables show). */

@@ -1,17 +1,22 @@
 import { promises as fsp } from 'node:fs';
-import { inflateRawSync } from 'node:zlib';
+import * as zlib from 'node:zlib';
 import { SoupError } from '../errors';
 import { parseNpy, type NpyArray } from './npy';
 
 /** Refuse archives that would inflate beyond this (zip bombs). */
 export const MAX_NPZ_ENTRY_BYTES = 4 * 1024 ** 3 - 1;
 
+// Deflate cannot expand by more than about 1032:1 (258-byte matches coded in 2 bits): an entry
+// declaring more than that is corrupt or a bomb, and is refused before inflating anything.
+const MAX_DEFLATE_RATIO = 1032;
+
 /**
  * Reads the named arrays from an `.npz` archive (a zip of `.npy` files, stored or deflated, as
  * written by `np.savez` / `np.savez_compressed`). Entries are looked up as `<name>.npy`.
  * Throws SoupError NPZ_INVALID for a broken zip, a missing entry, an entry name with `..` or an
- * absolute path, an unsupported compression, or an entry that inflates beyond its declared size
- * or `maxEntryBytes`; NPY_INVALID for a bad array inside.
+ * absolute path, an unsupported compression, an entry that inflates beyond its declared size
+ * or `maxEntryBytes` or declares more than deflate can produce from its compressed bytes, or a
+ * CRC-32 mismatch; NPY_INVALID for a bad array inside.
  */
 export async function readNpz(file: string, names: string[], maxEntryBytes = MAX_NPZ_ENTRY_BYTES): Promise<Record<string, NpyArray>> {
   let buf: Buffer;
@@ -36,6 +41,7 @@ export async function readNpz(file: string, names: string[], maxEntryBytes = MAX
 interface ZipEntry {
   name: string;
   method: number;
+  crc: number;
   compressedSize: number;
   size: number;
   localOffset: number;
@@ -73,6 +79,7 @@ function listZip(buf: Buffer, file: string): Map<string, ZipEntry> {
   for (let i = 0; i < count; i++) {
     if (p + 46 > buf.length || buf.readUInt32LE(p) !== 0x02014b50) fail('corrupt central directory');
     const method = buf.readUInt16LE(p + 10);
+    const crc = buf.readUInt32LE(p + 16);
     let compressedSize = buf.readUInt32LE(p + 20);
     let size = buf.readUInt32LE(p + 24);
     const nameLen = buf.readUInt16LE(p + 28);
@@ -88,17 +95,22 @@ function listZip(buf: Buffer, file: string): Map<string, ZipEntry> {
       const id = buf.readUInt16LE(e);
       const len = buf.readUInt16LE(e + 2);
       if (id === 0x0001) {
+        // The field must fit in the extra block (a corrupt length could point past the file).
+        const fieldEnd = Math.min(e + 4 + len, extraEnd);
         let q = e + 4;
-        if (size === 0xffffffff && q + 8 <= e + 4 + len) { size = Number(buf.readBigUInt64LE(q)); q += 8; }
-        if (compressedSize === 0xffffffff && q + 8 <= e + 4 + len) { compressedSize = Number(buf.readBigUInt64LE(q)); q += 8; }
-        if (localOffset === 0xffffffff && q + 8 <= e + 4 + len) { localOffset = Number(buf.readBigUInt64LE(q)); }
+        if (size === 0xffffffff && q + 8 <= fieldEnd) { size = Number(buf.readBigUInt64LE(q)); q += 8; }
+        if (compressedSize === 0xffffffff && q + 8 <= fieldEnd) { compressedSize = Number(buf.readBigUInt64LE(q)); q += 8; }
+        if (localOffset === 0xffffffff && q + 8 <= fieldEnd) { localOffset = Number(buf.readBigUInt64LE(q)); }
       }
       e += 4 + len;
     }
     if (name.startsWith('/') || name.startsWith('\\') || /^[a-zA-Z]:/.test(name) || name.split(/[\\/]/).includes('..')) {
       fail(`entry "${name}" has an absolute or parent path; refused`);
     }
-    entries.set(name, { name, method, compressedSize, size, localOffset });
+    if (size === 0xffffffff || compressedSize === 0xffffffff || localOffset === 0xffffffff) {
+      fail(`entry "${name}": Zip64 sizes missing from its extra field (corrupt central directory)`);
+    }
+    entries.set(name, { name, method, crc, compressedSize, size, localOffset });
     p += 46 + nameLen + extraLen + commentLen;
   }
   return entries;
@@ -115,19 +127,48 @@ function extract(buf: Buffer, entry: ZipEntry, file: string, maxEntryBytes: numb
   if (end > buf.length) fail('data runs past the end of the file (truncated?)');
   if (entry.size > maxEntryBytes) fail(`declares ${entry.size} bytes uncompressed, over the limit of ${maxEntryBytes}`);
   const raw = buf.subarray(start, end);
+  let out: Buffer;
   if (entry.method === 0) {
     if (entry.compressedSize !== entry.size) fail('stored entry sizes disagree');
-    return raw;
+    out = raw;
+  } else if (entry.method === 8) {
+    if (entry.size > entry.compressedSize * MAX_DEFLATE_RATIO + 1024) {
+      fail(`declares ${entry.size} bytes uncompressed from ${entry.compressedSize} compressed, more than deflate can produce; refused`);
+    }
+    try {
+      // Bound the output by the declared size: an entry that inflates further is a bomb or corrupt.
+      out = zlib.inflateRawSync(raw, { maxOutputLength: Math.max(entry.size, 1) });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      return fail(code === 'ERR_BUFFER_TOO_LARGE' ? `inflates beyond its declared ${entry.size} bytes; refused` : `cannot inflate (${(err as Error).message})`);
+    }
+    if (out.length !== entry.size) fail(`inflated to ${out.length} bytes, declared ${entry.size}`);
+  } else {
+    return fail(`unsupported compression method ${entry.method} (only stored and deflate)`);
   }
-  if (entry.method !== 8) return fail(`unsupported compression method ${entry.method} (only stored and deflate)`);
-  let out: Buffer;
-  try {
-    // Bound the output by the declared size: an entry that inflates further is a bomb or corrupt.
-    out = inflateRawSync(raw, { maxOutputLength: Math.max(entry.size, 1) });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return fail(code === 'ERR_BUFFER_TOO_LARGE' ? `inflates beyond its declared ${entry.size} bytes; refused` : `cannot inflate (${(err as Error).message})`);
-  }
-  if (out.length !== entry.size) fail(`inflated to ${out.length} bytes, declared ${entry.size}`);
+  const crc = crc32(out);
+  if (crc !== entry.crc) fail(`CRC-32 mismatch (computed ${hex(crc)}, archive says ${hex(entry.crc)}): the data is corrupt`);
   return out;
+}
+
+function hex(n: number): string {
+  return n.toString(16).padStart(8, '0');
+}
+
+// zlib.crc32 exists from Node 20.15; older runtimes (and some Electron builds) get a table.
+let crcTable: Uint32Array | undefined;
+function crc32(data: Uint8Array): number {
+  const native = (zlib as { crc32?: (d: Uint8Array) => number }).crc32;
+  if (native) return native(data) >>> 0;
+  if (!crcTable) {
+    crcTable = new Uint32Array(256);
+    for (let i = 0; i < 256; i++) {
+      let c = i;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[i] = c >>> 0;
+    }
+  }
+  let c = 0xffffffff;
+  for (let i = 0; i < data.length; i++) c = crcTable[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
 }

@@ -260,10 +260,10 @@ async function resolveExternal(file: string, label: string, entries: Record<stri
   }
   const target = path.resolve(dir, location);
   let real: string;
-  let size: number;
+  let stat: Awaited<ReturnType<typeof fsp.stat>>;
   try {
     real = await fsp.realpath(target);
-    size = (await fsp.stat(real)).size;
+    stat = await fsp.stat(real);
   } catch {
     throw new SoupError('FILE_NOT_FOUND', `${label}: external data file "${location}" not found`, file);
   }
@@ -271,6 +271,9 @@ async function resolveExternal(file: string, label: string, entries: Record<stri
   if (!real.startsWith(realDir + path.sep)) {
     throw new SoupError('ONNX_INVALID', `${label}: external data location "${location}" links outside the model's folder; refused`, file);
   }
+  // A folder would pass the range check (its stat size) and fail only when read, untyped.
+  if (!stat.isFile()) throw new SoupError('ONNX_INVALID', `${label}: external data "${location}" is not a file`, file);
+  const size = stat.size;
   const offset = entries.offset !== undefined ? Number(entries.offset) : 0;
   const length = entries.length !== undefined ? Number(entries.length) : byteLength;
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {

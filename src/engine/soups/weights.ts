@@ -34,7 +34,10 @@ export class WeightReader {
       try {
         fh = await fsp.open(file, 'r');
       } catch (err) {
-        throw new SoupError('READ_FAILED', `cannot open (${(err as NodeJS.ErrnoException).code})`, file);
+        const code = (err as NodeJS.ErrnoException).code;
+        // The structure was read moments ago: a missing file now means it went away mid-cook.
+        if (code === 'ENOENT') throw new SoupError('INGREDIENT_CHANGED', 'the file disappeared during the cook; nothing was written', file);
+        throw new SoupError('READ_FAILED', `cannot open (${code})`, file);
       }
       this.handles.set(file, fh);
     }
