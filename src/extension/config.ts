@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { loadConfig, type GreedyComparison, type SoupConfig } from '../engine/config';
+import { loadConfig, type ExecutionDevice, type GreedyComparison, type SoupConfig } from '../engine/config';
 
 /** The settings section; every setting is `modelSoups.<key>`. */
 export const SETTINGS_SECTION = 'modelSoups';
@@ -15,6 +15,8 @@ export interface Settings {
   greedyComparison?: GreedyComparison;
   batchSize?: number;
   threads?: number;
+  /** onnxruntime execution provider; undefined = the config's (`cpu` by default). */
+  device?: ExecutionDevice;
   /** Extra exclude globs for the run scan, added to the config's `exclude`. */
   scanExclude: string[];
 }
@@ -25,11 +27,13 @@ export function readSettings(scope?: vscode.Uri): Settings {
   const output = c.get<unknown>('outputFolder');
   const comparison = c.get<unknown>('greedyComparison');
   const exclude = c.get<unknown>('scanExclude');
+  const device = c.get<unknown>('device');
   return {
     outputFolder: typeof output === 'string' && output.trim() !== '' ? output.trim() : undefined,
     greedyComparison: comparison === '>=' || comparison === '>' ? comparison : undefined,
     batchSize: positiveInt(c.get<unknown>('batchSize')),
     threads: positiveInt(c.get<unknown>('threads')),
+    device: device === 'cpu' || device === 'cuda' ? device : undefined,
     scanExclude: Array.isArray(exclude) ? exclude.filter((g): g is string => typeof g === 'string' && g !== '') : [],
   };
 }
@@ -41,6 +45,7 @@ export function effectiveConfig(workspace: string, settings: Settings): SoupConf
   if (settings.greedyComparison) config.greedy = { comparison: settings.greedyComparison };
   if (settings.batchSize) config.batchSize = settings.batchSize;
   if (settings.threads) config.threads = settings.threads;
+  if (settings.device) config.device = settings.device;
   config.exclude = [...config.exclude, ...settings.scanExclude];
   return config;
 }
