@@ -45,12 +45,3 @@ export function flagValue(args: ParsedArgs, name: string): string | undefined {
   const v = args.flags.get(name);
   return typeof v === 'string' ? v : undefined;
 }
-
-/** A flag parsed as a positive integer, or undefined; usage error otherwise. */
-export function intFlag(args: ParsedArgs, name: string): number | undefined {
-  const v = flagValue(args, name);
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} must be a positive integer, got "${v}"`);
-  return n;
-}

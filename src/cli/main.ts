@@ -1,7 +1,5 @@
 import * as path from 'node:path';
 import type { CookProgress } from '../engine/cookPlan';
-import type { SoupConfig } from '../engine/config';
-import { loadConfig, parseComparison, parseDevice } from '../engine/config';
 import { cookSoup } from '../engine/cookSoup';
 import { scanWorkspace } from '../engine/discovery/scanWorkspace';
 import { isCancelled, SoupError } from '../engine/errors';
@@ -9,18 +7,21 @@ import { formatPercent } from '../engine/format';
 import type { Metrics, SoupReport } from '../engine/report';
 import { soupMethods } from '../engine/soups/registry';
 import type { ParsedArgs } from './args';
-import { flagValue, intFlag, parseArgs, UsageError } from './args';
+import { flagValue, parseArgs, UsageError } from './args';
+import { CONFIG_FLAGS, CONFIG_FLAGS_USAGE, configFromArgs } from './configFlags';
 import { renderTable } from './table';
 
 const USAGE = `Usage:
-  model-soup scan [DIR] [--config FILE] [--json]
-  model-soup cook [DIR] [--method ${soupMethods.map((m) => m.id).join('|')}] [--config FILE] [--out DIR]
-                  [--name NAME] [--ingredients ID,ID,...] [--comparison '>='|'>']
-                  [--batch-size N] [--threads N] [--device cpu|cuda] [--json]
+  model-soup scan [DIR] [config overrides] [--json]
+  model-soup cook [DIR] [--method ${soupMethods.map((m) => m.id).join('|')}] [--name NAME] [--ingredients ID,ID,...]
+                  [config overrides] [--json]
 
 DIR is the workspace holding the runs and modelsoups.json (default: the current folder).
   scan   lists the runs found, best held-out accuracy first
   cook   cooks a soup into <out>/<name>/{soup.onnx,report.json} (default out: .soups)
+
+${CONFIG_FLAGS_USAGE}
+
 Exit codes: 0 success, 1 error, 2 bad usage.`;
 
 /** Runs the CLI; returns the exit code. */
@@ -31,10 +32,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(USAGE + '\n');
       return command ? 0 : 2;
     }
-    if (command === 'scan') return await scanCommand(parseArgs(rest, ['config'], ['json']));
-    if (command === 'cook') {
-      return await cookCommand(parseArgs(rest, ['config', 'method', 'out', 'name', 'ingredients', 'comparison', 'batch-size', 'threads', 'device'], ['json']));
-    }
+    if (command === 'scan') return await scanCommand(parseArgs(rest, CONFIG_FLAGS, ['json']));
+    if (command === 'cook') return await cookCommand(parseArgs(rest, [...CONFIG_FLAGS, 'method', 'name', 'ingredients'], ['json']));
     throw new UsageError(`unknown command "${command}"`);
   } catch (err) {
     if (err instanceof UsageError) {
@@ -58,7 +57,7 @@ function workspaceOf(args: ParsedArgs): string {
 
 async function scanCommand(args: ParsedArgs): Promise<number> {
   const workspace = workspaceOf(args);
-  const config = loadConfig(workspace, flagValue(args, 'config'));
+  const config = configFromArgs(workspace, args);
   const scan = await scanWorkspace(workspace, config);
   if (args.flags.has('json')) {
     process.stdout.write(JSON.stringify(scan, null, 2) + '\n');
@@ -80,21 +79,7 @@ async function scanCommand(args: ParsedArgs): Promise<number> {
 
 async function cookCommand(args: ParsedArgs): Promise<number> {
   const workspace = workspaceOf(args);
-  const config: SoupConfig = loadConfig(workspace, flagValue(args, 'config'));
-  const comparison = flagValue(args, 'comparison');
-  if (comparison !== undefined) {
-    config.greedy.comparison = parseComparison(comparison, (p) => {
-      throw new UsageError(p.replace('"greedy.comparison"', '--comparison'));
-    });
-  }
-  config.batchSize = intFlag(args, 'batch-size') ?? config.batchSize;
-  config.threads = intFlag(args, 'threads') ?? config.threads;
-  const device = flagValue(args, 'device');
-  if (device !== undefined) {
-    config.device = parseDevice(device, (p) => {
-      throw new UsageError(p.replace('"device"', '--device'));
-    });
-  }
+  const config = configFromArgs(workspace, args);
   const method = flagValue(args, 'method') ?? 'greedy';
   if (!soupMethods.some((m) => m.id === method)) throw new UsageError(`unknown method "${method}" (known: ${soupMethods.map((m) => m.id).join(', ')})`);
   const ingredients = flagValue(args, 'ingredients')?.split(',').map((s) => s.trim()).filter(Boolean);
@@ -106,7 +91,7 @@ async function cookCommand(args: ParsedArgs): Promise<number> {
   const bar = new ProgressLine();
   try {
     const { report, dir } = await cookSoup(
-      { workspace, config, method, ingredients, name: flagValue(args, 'name'), outDir: flagValue(args, 'out') },
+      { workspace, config, method, ingredients, name: flagValue(args, 'name') },
       { signal: controller.signal, onProgress: (p) => bar.update(p) },
     );
     bar.done();

@@ -92,10 +92,19 @@ const TOP_KEYS = ['$schema', 'datasets', 'pretrained', 'include', 'exclude', 'mo
  * file and the key.
  */
 export function loadConfig(workspace: string, file?: string): SoupConfig {
+  const { raw, source } = readRawConfig(workspace, file);
+  return raw === undefined ? defaultConfig() : parseConfig(raw, source);
+}
+
+/**
+ * The parsed JSON of the config file before validation (undefined when the default file does
+ * not exist), for callers that overlay other sources (CLI flags) before {@link parseConfig}.
+ */
+export function readRawConfig(workspace: string, file?: string): { raw: unknown; source: string } {
   const configPath = file ? path.resolve(workspace, file) : path.join(workspace, CONFIG_FILE);
   if (!existsSync(configPath)) {
     if (file) throw new SoupError('FILE_NOT_FOUND', 'config file not found', configPath);
-    return defaultConfig();
+    return { raw: undefined, source: configPath };
   }
   let text: string;
   try {
@@ -109,7 +118,7 @@ export function loadConfig(workspace: string, file?: string): SoupConfig {
   } catch (err) {
     throw new SoupError('CONFIG_INVALID', `not valid JSON (${(err as Error).message})`, configPath);
   }
-  return parseConfig(raw, configPath);
+  return { raw, source: configPath };
 }
 
 /** Validates an already-parsed config object; `source` names it in errors. */

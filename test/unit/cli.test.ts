@@ -58,8 +58,22 @@ describe('model-soup CLI', function () {
     await fsp.rm(out, { recursive: true, force: true });
   });
 
+  it('lets flags override each config key, validated like the file', async () => {
+    const out = await tempDir();
+    const r = run(['cook', EXAMPLE, '--method', 'uniform', '--out', out, '--json', '--include', 'runs/**', '--heldout', 'data/test.npz', '--test', 'data/heldout_val.npz', '--shift', 'blur=data/shift_gaussian_blur.npz', '--batch-size', '700']);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as SoupReport;
+    assert.deepEqual([...report.soup.members].sort(), ['runs/ft-00', 'runs/ft-07', 'runs/ft-08', 'runs/ft-10', 'runs/ft-11']);
+    assert.deepEqual(Object.keys(report.datasets), ['heldout', 'test', 'blur']);
+    assert.equal(report.datasets.heldout.path, 'data/test.npz');
+    assert.equal(report.options.batchSize, 700);
+    const ft07 = report.ingredients.find((i) => i.id === 'runs/ft-07');
+    assert.equal(ft07?.metrics?.correct.blur, expected.ingredients.find((i) => i.id === 'runs/ft-07')?.correct.gaussian_blur);
+    await fsp.rm(out, { recursive: true, force: true });
+  });
+
   it('exits 2 with the usage on bad usage', () => {
-    for (const args of [['cook', '--method'], ['cook', '--frobnicate'], ['bake'], ['cook', EXAMPLE, '--method', 'learned'], ['cook', EXAMPLE, '--comparison', '=']]) {
+    for (const args of [['cook', '--method'], ['cook', '--frobnicate'], ['bake'], ['cook', EXAMPLE, '--method', 'learned'], ['cook', EXAMPLE, '--comparison', '='], ['cook', EXAMPLE, '--batch-size', '0'], ['scan', EXAMPLE, '--shift', 'nofile'], ['cook', EXAMPLE, '--device', 'tpu']]) {
       const r = run(args);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /Usage:/);
