@@ -7,6 +7,7 @@ import { scanWorkspace } from '../../src/engine/discovery/scanWorkspace';
 import { SoupError } from '../../src/engine/errors';
 import { readOnnxModel } from '../../src/engine/formats/onnxModel';
 import { onnxTypes } from '../../src/engine/formats/onnxSchema';
+import { lengthDelimited, tag, varint } from '../../src/engine/formats/protoWire';
 import { encodeNpy, encodeNpz, f32, i64 } from './helpers/npzWriter';
 import { copyFromExample, EXAMPLE, tempDir } from './helpers/paths';
 
@@ -18,20 +19,9 @@ async function narrowedModel(model: string, width: number): Promise<Buffer> {
     const dims = shapes[w.name] ?? w.dims;
     const n = dims.reduce((a, b) => a * b, 1);
     const body = onnxTypes.tensor.encode({ dims, data_type: 1, name: w.name, raw_data: new Uint8Array(n * 4) }).finish();
-    return Buffer.concat([Buffer.from([(5 << 3) | 2]), varint(body.length), Buffer.from(body)]);
+    return lengthDelimited(5, body);
   });
-  const graph = Buffer.concat([...info.graphFields, ...tensors]);
-  return Buffer.concat([Buffer.from([0x08]), varint(info.irVersion), ...info.modelFields, Buffer.from([(7 << 3) | 2]), varint(graph.length), graph]);
-}
-
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  while (n >= 0x80) {
-    out.push((n & 0x7f) | 0x80);
-    n = Math.floor(n / 0x80);
-  }
-  out.push(n);
-  return Buffer.from(out);
+  return Buffer.concat([tag(1, 0), varint(info.irVersion), ...info.modelFields, lengthDelimited(7, Buffer.concat([...info.graphFields, ...tensors]))]);
 }
 
 describe('a workspace with broken and odd runs', function () {

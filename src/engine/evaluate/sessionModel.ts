@@ -1,5 +1,6 @@
 import type { OnnxModelInfo } from '../formats/onnxModel';
 import { onnxTypes } from '../formats/onnxSchema';
+import { lengthDelimited, tag, varint } from '../formats/protoWire';
 
 /**
  * Serialises a copy of the model in which every averaged weight is a graph input instead of an
@@ -16,23 +17,7 @@ export function buildSessionModel(model: OnnxModelInfo): Buffer {
     const vi = onnxTypes.valueInfo
       .encode({ name: w.name, type: { tensor_type: { elem_type: w.dataType, shape: { dim: w.dims.map((d) => ({ dim_value: d })) } } } })
       .finish();
-    graphParts.push(field(11, Buffer.from(vi)));
+    graphParts.push(lengthDelimited(11, vi));
   }
-  return Buffer.concat([varint(1 << 3), varint(model.irVersion), ...model.modelFields, field(7, Buffer.concat(graphParts))]);
-}
-
-/** A length-delimited protobuf field. */
-function field(num: number, body: Buffer): Buffer {
-  return Buffer.concat([varint((num << 3) | 2), varint(body.length), body]);
-}
-
-function varint(n: number): Buffer {
-  const bytes: number[] = [];
-  let v = n;
-  while (v >= 0x80) {
-    bytes.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  bytes.push(v);
-  return Buffer.from(bytes);
+  return Buffer.concat([tag(1, 0), varint(model.irVersion), ...model.modelFields, lengthDelimited(7, Buffer.concat(graphParts))]);
 }

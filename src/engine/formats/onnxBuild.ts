@@ -1,6 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { OnnxDataType, onnxTypes } from './onnxSchema';
+import { lengthDelimited, tag, varint } from './protoWire';
 
 /** A float initializer to write: its bytes come from the caller, one tensor at a time. */
 export interface BuildTensor {
@@ -249,21 +250,3 @@ function fieldLength(bodyLength: number): number {
   return 1 + varint(bodyLength).length + bodyLength;
 }
 
-function lengthDelimited(fieldNum: number, body: Buffer): Buffer {
-  return Buffer.concat([tag(fieldNum, 2), varint(body.length), body]);
-}
-
-function tag(fieldNum: number, wireType: number): Buffer {
-  return varint(fieldNum * 8 + wireType);
-}
-
-function varint(n: number): Buffer {
-  const bytes: number[] = [];
-  let v = n;
-  while (v >= 0x80) {
-    bytes.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  bytes.push(v);
-  return Buffer.from(bytes);
-}
