@@ -2,7 +2,7 @@ import { SoupError } from '../errors';
 import type { NpyArray } from '../formats/npy';
 import { parseNpy } from '../formats/npy';
 import { readNpz } from '../formats/npz';
-import { promises as fsp } from 'node:fs';
+import { readInputFile } from '../formats/readInput';
 import * as path from 'node:path';
 import type { DatasetSource } from '../config';
 import { datasetLabel } from '../config';
@@ -53,14 +53,7 @@ export async function loadDataset(key: string, src: DatasetSource, workspace: st
 
 /** Loads a `.npy` file from disk. */
 export async function readNpyFile(file: string): Promise<NpyArray> {
-  let buf: Buffer;
-  try {
-    buf = await fsp.readFile(file);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new SoupError(code === 'ENOENT' ? 'FILE_NOT_FOUND' : 'READ_FAILED', code === 'ENOENT' ? 'dataset file not found' : `cannot read (${code})`, file);
-  }
-  return parseNpy(buf, file);
+  return parseNpy(await readInputFile(file, 'dataset file'), file);
 }
 
 function toFloat32(a: NpyArray, scale: number | undefined, file: string): Float32Array {

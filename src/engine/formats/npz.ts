@@ -1,4 +1,4 @@
-import { promises as fsp } from 'node:fs';
+import { readInputFile } from './readInput';
 import * as zlib from 'node:zlib';
 import { SoupError } from '../errors';
 import { parseNpy, type NpyArray } from './npy';
@@ -19,13 +19,7 @@ const MAX_DEFLATE_RATIO = 1032;
  * CRC-32 mismatch; NPY_INVALID for a bad array inside.
  */
 export async function readNpz(file: string, names: string[], maxEntryBytes = MAX_NPZ_ENTRY_BYTES): Promise<Record<string, NpyArray>> {
-  let buf: Buffer;
-  try {
-    buf = await fsp.readFile(file);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new SoupError(code === 'ENOENT' ? 'FILE_NOT_FOUND' : 'READ_FAILED', code === 'ENOENT' ? 'dataset file not found' : `cannot read (${code})`, file);
-  }
+  const buf = await readInputFile(file, 'dataset file');
   const entries = listZip(buf, file);
   const out: Record<string, NpyArray> = {};
   for (const name of names) {
