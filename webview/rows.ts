@@ -31,7 +31,7 @@ export function modelRows(report: SoupReport, methodLabel: string): ModelRow[] {
     rows.push({
       label: ing.id,
       kind: 'ingredient',
-      kindText: members.has(ing.id) ? 'ingredient · in soup' : ing.status === 'ok' ? 'ingredient' : `ingredient · ${ing.status}`,
+      kindText: members.has(ing.id) ? 'in soup' : ing.status === 'ok' ? 'ingredient' : `ingredient · ${ing.status}`,
       metrics: ing.metrics,
       cost: 1,
       note: ing.metrics ? undefined : ing.reason ?? `not evaluated (${ing.status})`,

@@ -7,7 +7,10 @@ import { bestOf, metricColumns, type ModelRow } from './rows';
  */
 export function buildTable(report: SoupReport, rows: ModelRow[]): HTMLElement {
   const cols = metricColumns(report);
-  const template = `minmax(14em, 2.2fr) minmax(9em, 1.2fr) repeat(${cols.length}, minmax(5.5em, 1fr))`;
+  // One line per row, every row the same height: the model column takes what the numbers leave
+  // (longer ids are cut with an ellipsis and shown whole in the cell's tooltip); a number column
+  // fits a two-line title like "gaussian / noise" and a value with its ★.
+  const template = `minmax(12em, 4fr) minmax(10.5em, 1.2fr) repeat(${cols.length}, minmax(6.5em, 1fr))`;
   const grid = document.createElement('vscode-data-grid');
   grid.setAttribute('generate-header', 'none');
   grid.setAttribute('grid-template-columns', template);
@@ -17,19 +20,23 @@ export function buildTable(report: SoupReport, rows: ModelRow[]): HTMLElement {
   const header = document.createElement('vscode-data-grid-row');
   header.setAttribute('row-type', 'header');
   header.setAttribute('grid-template-columns', template);
-  ['Model', 'Kind', ...cols.map((c) => c.title)].forEach((title, i) => header.appendChild(cell(title, i + 1, 'columnheader')));
+  ['Model', 'Kind', ...cols.map((c) => c.title)].forEach((title, i) => header.appendChild(cell(title, i + 1, 'columnheader', i >= 2 ? 'num' : undefined)));
   grid.appendChild(header);
 
   // Cost is marked only when it differs: every soup costs 1×, so "best" would mark them all.
   const best = cols.map((c) => (c.better === 'higher' ? bestOf(c, rows) : undefined));
-  for (const row of rows) {
+  rows.forEach((row, index) => {
     const r = document.createElement('vscode-data-grid-row');
     r.setAttribute('grid-template-columns', template);
     r.classList.add(`row-${row.kind}`);
     if (row.inSoup) r.classList.add('row-in-soup');
-    r.appendChild(cell(row.label, 1));
-    const kind = cell(row.kindText, 2);
-    if (row.note) kind.title = row.note;
+    // A rule between the soup and its baselines and the ingredients.
+    if (row.kind === 'ingredient' && rows[index - 1]?.kind !== 'ingredient') r.classList.add('group-start');
+    const label = cell(row.label, 1, undefined, 'text');
+    label.title = row.inSoup ? `${row.label} (a member of the soup)` : row.label;
+    r.appendChild(label);
+    const kind = cell(row.kindText, 2, undefined, 'text');
+    kind.title = row.note ?? row.kindText;
     r.appendChild(kind);
     cols.forEach((col, i) => {
       const v = col.value(row);
@@ -39,21 +46,22 @@ export function buildTable(report: SoupReport, rows: ModelRow[]): HTMLElement {
         c.classList.add('best');
         const mark = document.createElement('span');
         mark.className = 'best-mark';
-        mark.textContent = ' ★';
+        mark.textContent = '★';
         mark.setAttribute('aria-label', `best ${col.title}`);
         c.appendChild(mark);
       }
       r.appendChild(c);
     });
     grid.appendChild(r);
-  }
+  });
   return grid;
 }
 
-function cell(text: string, column: number, type?: 'columnheader'): HTMLElement {
+function cell(text: string, column: number, type?: 'columnheader', className?: string): HTMLElement {
   const c = document.createElement('vscode-data-grid-cell');
   c.setAttribute('grid-column', String(column));
   if (type) c.setAttribute('cell-type', type);
+  if (className) c.classList.add(className);
   c.textContent = text;
   return c;
 }

@@ -6,11 +6,15 @@
 //
 // To add a step, append to STEPS below; each step gets the page and the drive's context and uses
 // the helpers, e.g.
-//   { name: 'cook a greedy soup', run: async (page, ctx) => {
-//       await runCommand(page, 'Model Soups: Cook Soup');
-//       await waitForWebview(page, { text: 'Greedy soup', timeoutMs: 300_000 });
-//       await screenshot(page, ctx, 'results-panel');
+//   { name: 'show the results again', run: async (page, ctx) => {
+//       await runCommand(page, 'Model Soups: Show Results');
+//       await waitForWebview(page, { text: 'Greedy soup', timeoutMs: 60_000 });
+//       await screenshot(page, ctx, 'results-again');
 //   } },
+//
+// Screenshots: workbench<suffix>.png (the sidebar), and <theme>-progress.png (the cook's progress
+// notification), <theme>-results.png (the workbench with the results panel), <theme>-charts.png
+// (the panel scrolled to its charts); failure-<n><suffix>.png when a step fails.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -67,7 +71,7 @@ export async function openPalette(page, { timeoutMs = 15_000 } = {}) {
   return input;
 }
 
-/** Runs a command by its palette title (e.g. 'Model Soups: Cook Soup'). */
+/** Runs a command by its palette title (e.g. 'Model Soups: Cook Greedy Soup'): F1, type, Enter. */
 export async function runCommand(page, title, { timeoutMs = 15_000 } = {}) {
   const input = await openPalette(page, { timeoutMs });
   await input.fill(`>${title}`);
@@ -111,6 +115,83 @@ export async function screenshot(page, ctx, name) {
 // ---------------------------------------------------------------------------------------------
 // the drive
 
+/** The example workspace's runs, best held-out accuracy first (examples/fashion-soup). */
+export const EXPECTED_RUNS = { count: 12, first: 'lightning_logs/version_0', firstAccuracy: '87.8 %', last: 'sweep-b05' };
+/** What the greedy soup of the example keeps (test/vscode/cooking.test.ts checks the members). */
+export const EXPECTED_GREEDY_MEMBERS = 5;
+/** A cook of the example takes seconds alone; a loaded 2-core machine can take minutes. */
+const COOK_TIMEOUT_MS = Number(process.env.MODEL_SOUPS_UI_COOK_TIMEOUT_MS || 240_000);
+
+/** `dark` or `light`: screenshots of this drive are named `<theme>-<what>.png`. */
+function themeName(ctx) {
+  return ctx.theme ?? (ctx.suffix === '-light' ? 'light' : 'dark');
+}
+
+/** Saves `test-results/<theme>-<what>.png` (e.g. `dark-results.png`). */
+export async function themedScreenshot(page, ctx, what) {
+  return screenshot(page, { ...ctx, suffix: '' }, `${themeName(ctx)}-${what}`);
+}
+
+/** A view pane of the sidebar by its title, e.g. 'Ingredients'. */
+export function sidebarPane(page, title) {
+  return page.locator('.part.sidebar .pane').filter({ has: page.locator('.pane-header', { hasText: title }) }).first();
+}
+
+/** The aria-labels of a pane's tree rows, top to bottom (runs say "<id>, <accuracy> · <layout>, included"). */
+async function rowLabels(pane, { text = false } = {}) {
+  return pane.locator('.monaco-list-row').evaluateAll((rows, useText) =>
+    rows
+      .map((r) => ({ top: Number.parseFloat(r.style.top) || 0, label: (useText ? r.innerText.replace(/\s+/g, ' ') : r.getAttribute('aria-label')) ?? r.textContent ?? '' }))
+      .sort((a, b) => a.top - b.top)
+      .map((r) => r.label),
+  text);
+}
+
+/** Polls `probe` (resolving to a value or undefined) until it yields a value or time runs out. */
+async function poll(probe, { timeoutMs, intervalMs = 500, what }) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = await probe().catch((err) => ({ error: err }));
+    if (last !== undefined && !(last && last.error)) return last;
+    if (Date.now() > deadline) {
+      const why = last && last.error ? `: ${last.error.message ?? last.error}` : '';
+      throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${why}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+// Notifications show as toasts, or, when the workbench runs with the smoke-test driver (the harness
+// needs it for the mocha suite) VS Code suppresses toasts, as items of the notification center.
+const NOTIFICATIONS = '.notifications-toasts .notification-toast, .notifications-center .notification-list-item';
+
+/** A notification (toast or notification-center item) showing `hasText`. */
+export function notification(page, hasText) {
+  return page.locator(NOTIFICATIONS, { hasText }).first();
+}
+
+/** Texts of the notifications on screen (for error messages). */
+async function notificationTexts(page) {
+  const texts = await page.locator(NOTIFICATIONS).allInnerTexts().catch(() => []);
+  return texts.map((t) => t.replace(/\s+/g, ' ').trim()).filter(Boolean);
+}
+
+/** Shows the notification center unless a toast of `hasText` appears by itself within `graceMs`. */
+async function revealNotification(page, ctx, hasText, { graceMs = 3_000 } = {}) {
+  const toast = page.locator('.notifications-toasts .notification-toast', { hasText }).first();
+  if (await toast.waitFor({ state: 'visible', timeout: graceMs }).then(() => true, () => false)) return;
+  if (await page.locator('.notifications-center.visible').isVisible().catch(() => false)) return;
+  ctx.log('no toast (the smoke-test driver suppresses them): opening the notification center');
+  await runCommand(page, 'Notifications: Show Notifications');
+  await page.locator('.notifications-center').waitFor({ state: 'visible', timeout: 10_000 });
+}
+
+/** The run rows of the Ingredients view (the pretrained reference row is not a run). */
+function runLabels(labels) {
+  return labels.filter((l) => /, (included|excluded)$/.test(l) || /^\S+, \d+(\.\d+)? % · /.test(l));
+}
+
 export const STEPS = [
   {
     name: 'open the workbench',
@@ -121,29 +202,157 @@ export const STEPS = [
   {
     name: `open the "${CONTAINER_TITLE}" activity-bar container`,
     run: async (page, ctx) => {
-      if (!manifestContributesContainer(CONTAINER_TITLE)) {
-        // Tolerated until the extension contributes its container; the screenshot below still
-        // shows whether the workbench came up.
-        ctx.log(`note: package.json contributes no activity-bar container titled "${CONTAINER_TITLE}" yet; skipping the click`);
-        return;
-      }
+      if (!manifestContributesContainer(CONTAINER_TITLE)) throw new Error(`package.json contributes no activity-bar container titled "${CONTAINER_TITLE}"`);
       if (!(await clickActivityBarItem(page, CONTAINER_TITLE))) {
         throw new Error(`package.json contributes "${CONTAINER_TITLE}" but no activity-bar item with that aria-label appeared`);
       }
       await page.locator('.part.sidebar').waitFor({ state: 'visible', timeout: 15_000 });
-      // Discovery runs after activation: give the trees a moment to fill before the screenshot.
+      await sidebarPane(page, 'Ingredients').waitFor({ state: 'visible', timeout: 15_000 });
+    },
+  },
+  {
+    name: `the Ingredients view lists the ${EXPECTED_RUNS.count} runs, best first`,
+    run: async (page, ctx) => {
+      const pane = sidebarPane(page, 'Ingredients');
+      // Discovery runs after activation: wait for the rows instead of sleeping.
+      let labels = [];
       try {
-        await treeRows(page).first().waitFor({ state: 'visible', timeout: 30_000 });
-        ctx.log(`sidebar shows ${await treeRows(page).count()} tree rows`);
+        await poll(
+          async () => {
+            labels = runLabels(await rowLabels(pane));
+            return labels.length >= EXPECTED_RUNS.count ? labels : undefined;
+          },
+          { timeoutMs: 60_000, what: `${EXPECTED_RUNS.count} run rows` },
+        );
+      } catch (err) {
+        throw new Error(`${err.message}; the Ingredients view shows ${labels.length} run rows: ${JSON.stringify(await rowLabels(pane))}`);
+      }
+      const problems = [];
+      if (labels.length !== EXPECTED_RUNS.count) problems.push(`expected ${EXPECTED_RUNS.count} run rows, found ${labels.length}`);
+      if (!labels[0].startsWith(`${EXPECTED_RUNS.first}, `)) problems.push(`expected "${EXPECTED_RUNS.first}" first, found "${labels[0]}"`);
+      if (!labels[0].includes(EXPECTED_RUNS.firstAccuracy)) problems.push(`expected the first row to show "${EXPECTED_RUNS.firstAccuracy}", found "${labels[0]}"`);
+      if (!labels.at(-1).startsWith(`${EXPECTED_RUNS.last}, `)) problems.push(`expected "${EXPECTED_RUNS.last}" last, found "${labels.at(-1)}"`);
+      if (problems.length > 0) throw new Error(`${problems.join('; ')}. Rows: ${JSON.stringify(labels)}`);
+      ctx.log(`Ingredients: ${labels.length} runs, "${labels[0]}" … "${labels.at(-1)}"`);
+      await screenshot(page, ctx, 'workbench');
+    },
+  },
+  {
+    name: 'run "Model Soups: Cook Greedy Soup" from the palette and screenshot its progress',
+    run: async (page, ctx) => {
+      await runCommand(page, 'Model Soups: Cook Greedy Soup');
+      const title = 'Model Soups: cooking Greedy soup';
+      await revealNotification(page, ctx, title);
+      const item = notification(page, title);
+      try {
+        await item.waitFor({ state: 'visible', timeout: 30_000 });
       } catch {
-        ctx.log('note: the sidebar shows no tree rows after 30 s');
+        throw new Error(`no "${title}" progress notification within 30 s; notifications: ${JSON.stringify(await notificationTexts(page))}`);
+      }
+      // The notification offers Cancel while the job runs.
+      if ((await item.locator('.monaco-button', { hasText: 'Cancel' }).count()) === 0) {
+        throw new Error(`the progress notification offers no Cancel button: "${(await item.innerText()).replace(/\s+/g, ' ')}"`);
+      }
+      // Wait for a phase message after the title ("evaluating …") so the picture shows progress.
+      await poll(async () => ((await item.innerText()).replace(/\s+/g, ' ').length > title.length + 3 ? true : undefined), { timeoutMs: 10_000, what: 'a progress message' }).catch(() => {});
+      if (await item.isVisible()) {
+        ctx.log(`progress: "${(await item.innerText()).replace(/\s+/g, ' ').trim()}"`);
+        await themedScreenshot(page, ctx, 'progress');
+      } else {
+        ctx.log('note: the cook finished before the progress screenshot');
       }
     },
   },
   {
-    name: 'screenshot the workbench',
+    name: 'wait for the cook to finish and open its results from the notification',
     run: async (page, ctx) => {
-      await screenshot(page, ctx, 'workbench');
+      const started = Date.now();
+      // The status bar shows the job ("Greedy soup: evaluate 3/12") until it ends.
+      const job = page.locator('.part.statusbar .statusbar-item', { hasText: /Greedy soup/ });
+      await poll(async () => ((await job.count()) === 0 ? true : undefined), { timeoutMs: COOK_TIMEOUT_MS, what: 'the cook to end (its status-bar item to go)' }).catch(async (err) => {
+        throw new Error(`the cook did not finish: ${err.message} (MODEL_SOUPS_UI_COOK_TIMEOUT_MS); status bar: "${(await page.locator('.part.statusbar').innerText()).replace(/\s+/g, ' ')}"`);
+      });
+      ctx.log(`the cook ended after ${((Date.now() - started) / 1000).toFixed(1)} s more`);
+      // The notification center closes by itself when the progress notification goes.
+      await revealNotification(page, ctx, /Show Results|cooking Greedy soup (failed|was cancelled)/);
+      const done = notification(page, 'Show Results');
+      const failed = notification(page, /cooking Greedy soup (failed|was cancelled)/);
+      const outcome = await Promise.race([
+        done.waitFor({ state: 'visible', timeout: 30_000 }).then(() => 'done'),
+        failed.waitFor({ state: 'visible', timeout: 30_000 }).then(() => 'failed'),
+      ]).catch(async () => {
+        throw new Error(`the cook ended without a "Show Results" notification; notifications: ${JSON.stringify(await notificationTexts(page))}`);
+      });
+      if (outcome !== 'done') throw new Error(`the cook did not succeed: ${JSON.stringify(await notificationTexts(page))}`);
+      ctx.log(`done: "${(await done.innerText()).replace(/\s+/g, ' ').trim()}"`);
+      await done.locator('.monaco-button', { hasText: 'Show Results' }).first().click();
+      // Clicking an action closes its notification; close the center too so the panel is unobstructed.
+      if (await page.locator('.notifications-center.visible').isVisible().catch(() => false)) {
+        await runCommand(page, 'Notifications: Clear All Notifications').catch(() => {});
+        await page.keyboard.press('Escape');
+      }
+    },
+  },
+  {
+    name: 'the results panel shows the table and draws its charts',
+    run: async (page, ctx) => {
+      let frame;
+      try {
+        frame = await waitForWebview(page, { selector: 'vscode-data-grid-row.row-soup', timeoutMs: 120_000 });
+      } catch (err) {
+        throw new Error(`the results panel did not show its table: ${err.message}`);
+      }
+      const body = frame.locator('body');
+      // Every canvas must have pixels on it: chart.js draws synchronously (animation off).
+      const charts = await poll(
+        async () => {
+          const r = await body.evaluate(() => {
+            const canvases = [...document.querySelectorAll('.charts canvas')];
+            const painted = canvases.filter((c) => {
+              if (c.width === 0 || c.height === 0) return false;
+              const data = c.getContext('2d')?.getImageData(0, 0, c.width, c.height).data;
+              if (!data) return false;
+              for (let i = 3; i < data.length; i += 4 * 7) if (data[i] !== 0) return true;
+              return false;
+            });
+            return { canvases: canvases.length, painted: painted.length, notes: document.querySelectorAll('.chart-note').length };
+          });
+          return r.canvases >= 3 && r.painted === r.canvases ? r : undefined;
+        },
+        { timeoutMs: 30_000, what: 'three painted chart canvases' },
+      );
+      const rows = await frame.locator('vscode-data-grid-row:not([row-type="header"])').count();
+      const soupRow = (await frame.locator('vscode-data-grid-row.row-soup').innerText()).replace(/\s+/g, ' ').trim();
+      const problems = [];
+      if (!/greedy soup/i.test(soupRow)) problems.push(`the first row does not say "Greedy soup": "${soupRow}"`);
+      if (!soupRow.includes(`soup of ${EXPECTED_GREEDY_MEMBERS}`)) problems.push(`the soup row does not say "soup of ${EXPECTED_GREEDY_MEMBERS}": "${soupRow}"`);
+      // soup, uniform, ensemble, best individual and the 12 ingredients
+      if (rows < EXPECTED_RUNS.count + 4) problems.push(`expected ${EXPECTED_RUNS.count + 4} table rows, found ${rows}`);
+      const summary = (await frame.locator('header .summary').innerText()).replace(/\s+/g, ' ');
+      if (!summary.includes(`${EXPECTED_GREEDY_MEMBERS} of ${EXPECTED_RUNS.count} ingredients`)) problems.push(`the header does not say "${EXPECTED_GREEDY_MEMBERS} of ${EXPECTED_RUNS.count} ingredients": "${summary}"`);
+      const bestCells = await frame.locator('vscode-data-grid-cell.best').count();
+      if (bestCells === 0) problems.push('no table cell is marked as the best of its column');
+      if (problems.length > 0) throw new Error(problems.join('; '));
+      ctx.log(`results: ${rows} table rows, ${charts.painted} charts drawn, ${bestCells} best cells; soup row "${soupRow}"`);
+      await themedScreenshot(page, ctx, 'results');
+      // The charts sit below the table: scroll the panel to them for a second picture.
+      await body.evaluate(() => document.querySelector('.charts')?.closest('section')?.scrollIntoView({ block: 'start' }));
+      await themedScreenshot(page, ctx, 'charts');
+      await body.evaluate(() => window.scrollTo(0, 0));
+    },
+  },
+  {
+    name: 'the Soups view lists the new soup',
+    run: async (page, ctx) => {
+      const pane = sidebarPane(page, 'Soups');
+      const label = await poll(
+        async () => (await rowLabels(pane, { text: true })).find((l) => /^greedy-\d{8}-\d{6}/.test(l.trim())),
+        { timeoutMs: 30_000, what: 'a greedy-<date> row in the Soups view' },
+      ).catch(async (err) => {
+        throw new Error(`${err.message}; Soups rows: ${JSON.stringify(await rowLabels(pane, { text: true }))}`);
+      });
+      if (!label.includes(`${EXPECTED_GREEDY_MEMBERS} members`)) throw new Error(`the soup row does not say "${EXPECTED_GREEDY_MEMBERS} members": "${label}"`);
+      ctx.log(`Soups: "${label}"`);
     },
   },
 ];
