@@ -54,7 +54,8 @@ function render(msg: InitMessage): void {
     chartsSection(),
   );
   const drawn = drawInto(msg);
-  vscodeApi.postMessage({ type: 'rendered', rows: rows.length, charts: drawn });
+  const labels = Array.from(app.querySelectorAll('vscode-data-grid-row:not([row-type="header"]) > vscode-data-grid-cell[grid-column="1"]'), (c) => c.textContent ?? '');
+  vscodeApi.postMessage({ type: 'rendered', rows: rows.length, charts: drawn, labels });
 }
 
 function drawInto(msg: InitMessage): number {
@@ -101,8 +102,8 @@ function actions(): HTMLElement {
 
 function chartsSection(): HTMLElement {
   const wrap = el('div', '', 'charts');
-  const figure = (id: string, title: string, caption: string): HTMLElement => {
-    const f = el('figure', '', 'chart');
+  const figure = (id: string, title: string, caption: string, wide = false): HTMLElement => {
+    const f = el('figure', '', wide ? 'chart chart-wide' : 'chart');
     f.appendChild(el('h3', title));
     const box = el('div', '', 'chart-box');
     const c = document.createElement('canvas');
@@ -116,7 +117,7 @@ function chartsSection(): HTMLElement {
   wrap.append(
     figure('chart-scatter', 'In-distribution vs. distribution shift', 'Each dot is a fine-tuned ingredient; soups and the ensemble are the large markers. Up and to the right is better.'),
     figure('chart-trajectory', 'Greedy trajectory', 'Held-out accuracy of the soup after each candidate; kept candidates in green, rejected ones crossed out.'),
-    figure('chart-shifts', 'Accuracy per distribution shift', 'Best individual, uniform soup, this soup and the logit ensemble on each shift dataset.'),
+    figure('chart-shifts', 'Accuracy per distribution shift', 'Best individual, uniform soup, this soup and the logit ensemble on each shift dataset.', true),
   );
   return section('Charts', '', wrap);
 }

@@ -46,6 +46,16 @@ export class CookController implements vscode.Disposable {
     return this.job !== undefined;
   }
 
+  /** Pid of the running cook's worker process (for the test API). */
+  get workerPid(): number | undefined {
+    return this.runner.workerPid;
+  }
+
+  /** Worker processes started so far (for the test API). */
+  get workersStarted(): number {
+    return this.runner.workersStarted;
+  }
+
   get lastOutcome(): CookOutcome | undefined {
     return this.last;
   }
@@ -71,7 +81,9 @@ export class CookController implements vscode.Disposable {
       return refuse('untrusted workspace');
     }
     if (this.job) {
-      void vscode.window.showInformationMessage('Model Soups: a soup is already cooking. Cancel it first or wait for it to finish.');
+      const busy = `a soup is already cooking (${this.job.name}). Cancel it first or wait for it to finish.`;
+      this.log.warn(`cook ${method} refused: ${busy}`);
+      void vscode.window.showInformationMessage(`Model Soups: ${busy}`);
       return refuse('a job is running');
     }
     if (this.model.state.kind === 'loading') await this.model.refresh();

@@ -25,10 +25,23 @@ const CANCEL_GRACE_MS = 2000;
  * cook may have left, so a cancelled or failed job never leaves a soup folder behind.
  */
 export class JobRunner {
+  private childPid?: number;
+  private started = 0;
+
   constructor(
     private readonly workerPath: string,
     private readonly log: vscode.LogOutputChannel,
   ) {}
+
+  /** Pid of the running worker process, if one is running (tests kill it to simulate a crash). */
+  get workerPid(): number | undefined {
+    return this.childPid;
+  }
+
+  /** How many worker processes this runner has started. */
+  get workersStarted(): number {
+    return this.started;
+  }
 
   run(plan: CookPlan & { name: string }, opts: { signal: AbortSignal; onProgress: (p: CookProgress) => void }): Promise<JobOutcome> {
     const outDir = path.resolve(plan.workspace, plan.outDir ?? plan.config.output);
@@ -47,6 +60,8 @@ export class JobRunner {
         resolve({ status: 'failed', code: 'INTERNAL', message: `could not start the cook process: ${String(err)}` });
         return;
       }
+      this.started++;
+      this.childPid = child.pid;
       this.log.info(`job ${plan.name}: worker pid ${child.pid} started`);
       let terminal: FromWorker | undefined;
       let cancelRequested = false;
@@ -105,6 +120,7 @@ export class JobRunner {
 
       child.on('error', (err) => void settle({ status: 'failed', code: 'INTERNAL', message: `cook process error: ${err.message}` }));
       child.on('exit', (code, signal) => {
+        if (this.childPid === child.pid) this.childPid = undefined;
         this.log.info(`job ${plan.name}: worker exited (${signal ? `signal ${signal}` : `code ${code}`})`);
         if (terminal?.type === 'done') void settle({ status: 'done', report: terminal.report, dir: terminal.dir });
         else if (terminal?.type === 'failed') void settle({ status: 'failed', code: terminal.code, message: terminal.message, file: terminal.file });

@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { errorMessage } from '../engine/errors';
 import { REPORT_FILE, readSoupReport } from '../engine/soupIndex';
 import { assertNever } from '../shared/assertNever';
 import { parsePanelState, parseWebviewToHost, type HostToWebview, type RenderedMessage, type WebviewToHost } from '../shared/webviewProtocol';
+import { resultsPageHtml } from './webviewHtml';
 
 export const RESULTS_VIEW_TYPE = 'modelSoups.results';
 
@@ -168,31 +168,9 @@ class ResultsPanel implements vscode.Disposable {
 }
 
 function pageHtml(webview: vscode.Webview, extensionUri: vscode.Uri): string {
-  const nonce = randomBytes(16).toString('base64');
-  const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview.js'));
-  const css = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'results.css'));
-  const csp = [
-    "default-src 'none'",
-    `img-src ${webview.cspSource} data:`,
-    // The nonce lets the toolkit's one-off focus-visible probe (a <style> it tags with the
-    // csp-nonce meta below) run; no other inline style is allowed.
-    `style-src ${webview.cspSource} 'nonce-${nonce}'`,
-    `font-src ${webview.cspSource}`,
-    `script-src 'nonce-${nonce}'`,
-  ].join('; ');
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta property="csp-nonce" content="${nonce}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${css.toString()}">
-<title>Soup results</title>
-</head>
-<body>
-<main id="app" aria-live="polite"><p class="muted">Loading the soup report…</p></main>
-<script nonce="${nonce}" src="${script.toString()}"></script>
-</body>
-</html>`;
+  return resultsPageHtml({
+    cspSource: webview.cspSource,
+    scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview.js')).toString(),
+    styleUri: webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'results.css')).toString(),
+  });
 }

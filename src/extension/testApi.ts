@@ -22,12 +22,18 @@ export interface ModelSoupsApi {
   sidebarState(): SidebarState;
   /** The Ingredients tree's run rows, in display order. */
   ingredientRows(): IngredientRow[];
+  /** The TreeItem the Ingredients tree hands VS Code for a run (label, tooltip, checkbox). */
+  ingredientItem(runId: string): vscode.TreeItem | undefined;
   /** Soups listed in the Soups view. */
   soups(): readonly SoupSummary[];
   /** Whether a cook is running. */
   isCooking(): boolean;
   /** How the last cook command ended. */
   lastJob(): CookOutcome | undefined;
+  /** Pid of the running cook's worker process, if one is running. */
+  workerPid(): number | undefined;
+  /** How many cook worker processes have been started since activation. */
+  workersStarted(): number;
   /** Progress of the running cook. */
   onJobProgress: vscode.Event<CookProgress>;
   /** Open results panels. */
@@ -43,9 +49,16 @@ export function createApi(model: WorkspaceModel, tree: IngredientsTree, cooks: C
     scan: () => (model.state.kind === 'ready' ? model.state.scan : undefined),
     sidebarState: () => tree.sidebarState,
     ingredientRows: () => tree.rows(),
+    ingredientItem: (runId) => {
+      // Walks what the provider gives VS Code (runs sit at the root or one group down).
+      const items = tree.getChildren().flatMap((n) => [n, ...n.getChildren()]).map((n) => tree.getTreeItem(n));
+      return items.find((i) => i.id === `run:${runId}`);
+    },
     soups: () => model.soups,
     isCooking: () => cooks.running,
     lastJob: () => cooks.lastOutcome,
+    workerPid: () => cooks.workerPid,
+    workersStarted: () => cooks.workersStarted,
     onJobProgress: cooks.onProgress,
     panels: () => panels.list(),
     onPanelRendered: panels.onDidRender,

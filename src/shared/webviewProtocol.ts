@@ -1,5 +1,5 @@
 import type { SoupReport } from '../engine/report';
-import { isCount, isRecord, looksLikeReport, type Parsed } from './validation';
+import { isCount, isRecord, isStringArray, looksLikeReport, type Parsed } from './validation';
 
 // Messages between the results panel's host side (src/extension/resultsPanel.ts) and its
 // browser side (webview/main.ts). The host posts nothing until the webview says `ready`: a
@@ -37,6 +37,11 @@ export interface RenderedMessage {
   rows: number;
   /** Number of charts drawn. */
   charts: number;
+  /**
+   * The Model column of each row as the page shows it (its `textContent`, read back from the
+   * DOM): run names that look like markup must come back as the same text.
+   */
+  labels?: string[];
 }
 
 /** Webview -> host: reveal the soup's `soup.onnx` in the Explorer. */
@@ -73,7 +78,8 @@ export function parseWebviewToHost(raw: unknown): Parsed<WebviewToHost> {
       return { ok: true, message: { type: raw.type } };
     case 'rendered':
       if (!isCount(raw.rows) || !isCount(raw.charts)) return { ok: false, problem: 'rendered: "rows" and "charts" must be counts' };
-      return { ok: true, message: { type: 'rendered', rows: raw.rows, charts: raw.charts } };
+      if (raw.labels !== undefined && !isStringArray(raw.labels)) return { ok: false, problem: 'rendered: "labels" must be strings' };
+      return { ok: true, message: { type: 'rendered', rows: raw.rows, charts: raw.charts, ...(raw.labels !== undefined ? { labels: raw.labels } : {}) } };
     default:
       return { ok: false, problem: `unknown message type ${JSON.stringify(raw.type)}` };
   }

@@ -3,12 +3,14 @@
 // extension host, offline. VS Code desktop cannot be downloaded here, so, the way
 // @vscode/test-electron fetches VS Code, this script fetches code-server (VS Code's server with
 // its Node extension host) from npm into .cache/vscode-host/ and drives its workbench in Debian's
-// headless Chromium. Phase 1 runs the suite (exit code of the script = the suite's); phase 2
+// headless Chromium. Phase 1 runs the suite (exit code of the script = the suite's); phase 1b
+// runs out/test/vscode-untrusted in a workspace left untrusted (Restricted Mode); phase 2
 // drives the UI and takes screenshots (test/ui/drive.mjs).
 //
-//   node test/host/runCodeServer.mjs              suite, then UI drive
-//   node test/host/runCodeServer.mjs --tests-only suite only (same as MODEL_SOUPS_SKIP_UI=1)
-//   node test/host/runCodeServer.mjs --ui-only    UI drive only
+//   node test/host/runCodeServer.mjs                 suite, untrusted suite, then UI drive
+//   node test/host/runCodeServer.mjs --tests-only    both suites only (same as MODEL_SOUPS_SKIP_UI=1)
+//   node test/host/runCodeServer.mjs --untrusted-only the untrusted suite only
+//   node test/host/runCodeServer.mjs --ui-only       UI drive only
 //
 // Environment: MODEL_SOUPS_SKIP_UI=1, MODEL_SOUPS_UI_THEMES=dark,light (default both),
 // MODEL_SOUPS_TEST_TIMEOUT_MS (default 600000), MODEL_SOUPS_VERBOSE=1 (echo code-server's own
@@ -76,6 +78,7 @@ const cacheRoot = process.env.MODEL_SOUPS_HOST_CACHE ? resolve(process.env.MODEL
 const resultsDir = join(repoRoot, 'test-results');
 const exampleDir = join(repoRoot, 'examples', 'fashion-soup');
 const testsIndex = join(repoRoot, 'out', 'test', 'vscode', 'index.js');
+const untrustedTestsIndex = join(repoRoot, 'out', 'test', 'vscode-untrusted', 'index.js');
 const verbose = process.env.MODEL_SOUPS_VERBOSE === '1';
 const testTimeoutMs = Number(process.env.MODEL_SOUPS_TEST_TIMEOUT_MS || 600_000);
 const startedAt = Date.now();
@@ -383,7 +386,7 @@ function prepareRunDir() {
  * Starts code-server on a free 127.0.0.1 port with its own state under `dir`, serving a fresh copy
  * of the example. Resolves once /healthz answers.
  */
-async function startCodeServer({ node, codeServer, dir, settings }) {
+async function startCodeServer({ node, codeServer, dir, settings, trust = 'disabled' }) {
   const workspace = join(dir, 'fashion-soup');
   cpSync(exampleDir, workspace, { recursive: true });
   const userData = join(dir, 'user-data');
@@ -400,7 +403,8 @@ async function startCodeServer({ node, codeServer, dir, settings }) {
     '--auth', 'none',
     '--disable-telemetry',
     '--disable-update-check',
-    '--disable-workspace-trust',
+    // trust 'untrusted': workspace trust stays on and the folder is never trusted (Restricted Mode).
+    ...(trust === 'disabled' ? ['--disable-workspace-trust'] : []),
     '--bind-addr', `127.0.0.1:${port}`,
     '--user-data-dir', userData,
     '--extensions-dir', extensions,
@@ -469,10 +473,10 @@ async function startCodeServer({ node, codeServer, dir, settings }) {
 }
 
 /** The workbench URL; code-server loads the payload only with enable-smoke-test-driver. */
-function workbenchUrl(server, { withTests }) {
+function workbenchUrl(server, { withTests, index = testsIndex }) {
   const remote = (path) => `vscode-remote://127.0.0.1:${server.port}${path}`;
   const payload = [['extensionDevelopmentPath', remote(repoRoot)]];
-  if (withTests) payload.push(['extensionTestsPath', remote(testsIndex)]);
+  if (withTests) payload.push(['extensionTestsPath', remote(index)]);
   return `${server.url}/?folder=${encodeURIComponent(server.workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
 }
 
@@ -518,13 +522,16 @@ const NOISE = /open-vsx\.org|marketplace\.visualstudio\.com|update\.code\.visual
 // ---------------------------------------------------------------------------------------------
 // phase 1: the mocha suite
 
-async function runSuite({ browser, node, codeServer, runDir }) {
-  if (!existsSync(testsIndex) || !existsSync(join(repoRoot, 'dist', 'extension.js'))) {
-    throw new HostError('dist/extension.js or out/test/vscode/index.js is missing: run `npm run build && npm run compile-tests` first');
+async function runSuite({ browser, node, codeServer, runDir }, phase = SUITES.trusted) {
+  if (!existsSync(phase.index) || !existsSync(join(repoRoot, 'dist', 'extension.js'))) {
+    throw new HostError(`dist/extension.js or ${phase.index} is missing: run \`npm run build && npm run compile-tests\` first`);
   }
-  log('phase 1: extension tests — starting code-server');
-  const server = await startCodeServer({ node, codeServer, dir: join(runDir, 'tests'), settings: {} });
+  log(`${phase.title} — starting code-server`);
+  const server = await startCodeServer({ node, codeServer, dir: join(runDir, phase.dir), settings: phase.settings, trust: phase.trust });
   log(`code-server listening on ${server.url}; workspace ${server.workspace}`);
+  // The untrusted phase proves that nothing is written: every file's size and mtime, from the
+  // fresh copy to after code-server has stopped.
+  const before = phase.checkUnchanged ? snapshotFiles(server.workspace) : undefined;
   const context = await browser.newContext({ viewport: VIEWPORT });
   const page = await context.newPage();
   const hostLog = new Tail(120);
@@ -553,7 +560,7 @@ async function runSuite({ browser, node, codeServer, runDir }) {
 
     log(`opening the workbench with the test payload (timeout ${Math.round(testTimeoutMs / 1000)} s)`);
     const suiteStarted = Date.now();
-    await page.goto(workbenchUrl(server, { withTests: true }), { waitUntil: 'domcontentloaded', timeout: 120_000 });
+    await page.goto(workbenchUrl(server, { withTests: true, index: phase.index }), { waitUntil: 'domcontentloaded', timeout: 120_000 });
     let timer;
     const outcome = await Promise.race([
       reported.then((code) => ({ code })),
@@ -566,6 +573,16 @@ async function runSuite({ browser, node, codeServer, runDir }) {
     if ('code' in outcome) {
       log(`suite finished in ${took} s with exit code ${outcome.code}${summary ? `: ${summary}` : ''}`);
       if (outcome.code === 0 && !summary) log('warning: the suite exited 0 but printed no "N passed, M failed" line');
+      if (before) {
+        await context.close().catch(() => {});
+        await server.stop();
+        const changes = diffSnapshots(before, snapshotFiles(server.workspace));
+        if (changes.length > 0) {
+          log(`the workspace changed during the ${phase.dir} phase:\n${changes.map((c) => `    ${c}`).join('\n')}`);
+          return { code: 1, reported: true };
+        }
+        log(`workspace unchanged: ${before.size} files, same sizes and mtimes`);
+      }
       return { code: outcome.code, reported: true };
     }
     log(outcome.timeout ? `the suite did not report an exit code within ${Math.round(testTimeoutMs / 1000)} s` : `code-server exited during the suite (${JSON.stringify(outcome.serverExit)})`);
@@ -579,6 +596,50 @@ async function runSuite({ browser, node, codeServer, runDir }) {
     await context.close().catch(() => {});
     await server.stop();
   }
+}
+
+// The two suites: the main one in a workspace without trust checks, and the Restricted Mode one
+// in a workspace that is never trusted. Without --disable-workspace-trust code-server keeps VS
+// Code's trust feature on; with startupPrompt 'never' nothing asks, so the folder stays untrusted.
+const SUITES = {
+  trusted: { title: 'phase 1: extension tests', dir: 'tests', index: testsIndex, settings: {}, trust: 'disabled', checkUnchanged: false },
+  untrusted: {
+    title: 'phase 1b: extension tests in an untrusted workspace (Restricted Mode)',
+    dir: 'tests-untrusted',
+    index: untrustedTestsIndex,
+    settings: {
+      'security.workspace.trust.enabled': true,
+      'security.workspace.trust.startupPrompt': 'never',
+      'security.workspace.trust.banner': 'never',
+      'security.workspace.trust.emptyWindow': false,
+    },
+    trust: 'untrusted',
+    checkUnchanged: true,
+  },
+};
+
+/** Relative path -> "size mtime" of every file and folder under `root` (links not followed). */
+function snapshotFiles(root) {
+  const out = new Map();
+  const walk = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const abs = join(dir, entry.name);
+      const st = statSync(abs, { throwIfNoEntry: false });
+      if (!st) continue;
+      out.set(abs.slice(root.length + 1), `${entry.isDirectory() ? 'dir' : st.size} ${st.mtimeMs}`);
+      if (entry.isDirectory()) walk(abs);
+    }
+  };
+  walk(root);
+  return out;
+}
+
+function diffSnapshots(before, after) {
+  const changes = [];
+  for (const [p, v] of after) if (!before.has(p)) changes.push(`added ${p}`);
+  else if (before.get(p) !== v) changes.push(`changed ${p} (${before.get(p)} -> ${v})`);
+  for (const p of before.keys()) if (!after.has(p)) changes.push(`removed ${p}`);
+  return changes;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -627,8 +688,9 @@ async function runUiDrive({ browser, node, codeServer, runDir }) {
 // ---------------------------------------------------------------------------------------------
 
 export async function main(argv = process.argv.slice(2)) {
+  const untrustedOnly = argv.includes('--untrusted-only');
   const uiOnly = argv.includes('--ui-only');
-  const skipUi = argv.includes('--tests-only') || process.env.MODEL_SOUPS_SKIP_UI === '1';
+  const skipUi = untrustedOnly || argv.includes('--tests-only') || process.env.MODEL_SOUPS_SKIP_UI === '1';
   let browserHandle;
   try {
     log(`repo ${repoRoot}; cache ${cacheRoot}`);
@@ -649,7 +711,11 @@ export async function main(argv = process.argv.slice(2)) {
     const ctx = { browser: browserHandle.browser, node, codeServer, runDir };
 
     let suite = { code: 0, reported: true };
-    if (!uiOnly) suite = await runSuite(ctx);
+    if (!uiOnly && !untrustedOnly) suite = await runSuite(ctx);
+    if (!uiOnly && suite.reported) {
+      const untrusted = await runSuite(ctx, SUITES.untrusted);
+      if (suite.code === 0) suite = untrusted;
+    }
     let ui = 0;
     if (skipUi) log('phase 2 (UI drive) skipped');
     else if (!suite.reported) log('phase 2 (UI drive) skipped: the suite did not report');

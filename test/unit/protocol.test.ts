@@ -88,7 +88,14 @@ describe('worker protocol', () => {
 });
 
 describe('webview protocol', () => {
-  const toHost: WebviewToHost[] = [{ type: 'ready' }, { type: 'rendered', rows: 16, charts: 3 }, { type: 'revealModel' }, { type: 'openReport' }, { type: 'copyMembers' }];
+  const toHost: WebviewToHost[] = [
+    { type: 'ready' },
+    { type: 'rendered', rows: 16, charts: 3 },
+    { type: 'rendered', rows: 2, charts: 0, labels: ['Greedy soup', '<img src=x onerror=alert(1)>'] },
+    { type: 'revealModel' },
+    { type: 'openReport' },
+    { type: 'copyMembers' },
+  ];
   const toWebview: HostToWebview[] = [
     { type: 'init', soupDir: '/ws/.soups/greedy-1', methodLabel: 'Greedy soup', report: report() },
     { type: 'loadError', soupDir: '/ws/.soups/x', message: 'no report.json in this soup folder' },
@@ -131,6 +138,106 @@ describe('webview protocol', () => {
     r.method = 'uniform';
     r.steps = [];
     assert.equal(looksLikeReport(r), true);
+  });
+});
+
+describe('webview protocol: only the declared message types get through', () => {
+  // Each side has exactly these types; anything else is dropped (and logged by the caller:
+  // resultsPanel.ts warns in the output channel, webview/main.ts on the webview console).
+  const hostAccepts = ['ready', 'rendered', 'revealModel', 'openReport', 'copyMembers'];
+  const webviewAccepts = ['init', 'loadError'];
+  const notObjects: unknown[] = [undefined, null, 0, 1, true, 'ready', 'init', [], [{ type: 'ready' }], () => 'ready'];
+  const oddTypes: unknown[] = [
+    undefined,
+    null,
+    '',
+    'READY',
+    'ready ',
+    ' init',
+    'Init',
+    'constructor',
+    '__proto__',
+    'toString',
+    'hasOwnProperty',
+    ['ready'],
+    { toString: () => 'ready' },
+    1,
+    // a host message sent the wrong way, and the other way round
+    ...webviewAccepts,
+  ];
+
+  it('host side drops non-objects', () => {
+    for (const raw of notObjects) assert.equal(parseWebviewToHost(raw).ok, false, String(raw));
+  });
+
+  it('webview side drops non-objects', () => {
+    for (const raw of notObjects) assert.equal(parseHostToWebview(raw).ok, false, String(raw));
+  });
+
+  it('host side drops every type it does not declare, naming it in the problem', () => {
+    for (const type of oddTypes) {
+      const r = parseWebviewToHost({ type, soupDir: '/x', report: {} });
+      assert.equal(r.ok, false, `type ${String(type)}`);
+      if (!r.ok) assert.match(r.problem, /^unknown message type/);
+    }
+    // Types from other protocols (the worker's) are not accepted by accident either.
+    for (const type of ['cook', 'cancel', 'progress', 'done', 'failed', 'cancelled', 'runCommand', 'executeCommand', 'openExternal']) {
+      assert.equal(parseWebviewToHost({ type }).ok, false, type);
+    }
+  });
+
+  it('webview side drops every type it does not declare', () => {
+    for (const type of [...oddTypes.filter((t) => !webviewAccepts.includes(t as string)), ...hostAccepts]) {
+      const r = parseHostToWebview({ type, soupDir: '/x', methodLabel: 'x', message: 'x', report: report() });
+      assert.equal(r.ok, false, `type ${String(type)}`);
+    }
+  });
+
+  it('host side drops a rendered message of the wrong shape', () => {
+    for (const raw of [
+      { type: 'rendered' },
+      { type: 'rendered', rows: 1 },
+      { type: 'rendered', rows: -1, charts: 0 },
+      { type: 'rendered', rows: 1.5, charts: 0 },
+      { type: 'rendered', rows: NaN, charts: 0 },
+      { type: 'rendered', rows: Infinity, charts: 0 },
+      { type: 'rendered', rows: 1, charts: '3' },
+      { type: 'rendered', rows: 1, charts: 0, labels: 'soup' },
+      { type: 'rendered', rows: 1, charts: 0, labels: ['a', 1] },
+      { type: 'rendered', rows: 1, charts: 0, labels: [null] },
+      { type: 'rendered', rows: 1, charts: 0, labels: null },
+    ]) {
+      assert.equal(parseWebviewToHost(raw).ok, false, JSON.stringify(raw));
+    }
+  });
+
+  it('webview side drops init and loadError messages of the wrong shape', () => {
+    const good = { type: 'init', soupDir: '/x', methodLabel: 'Greedy soup', report: report() };
+    for (const raw of [
+      { ...good, soupDir: 1 },
+      { ...good, soupDir: undefined },
+      { ...good, methodLabel: null },
+      { ...good, report: undefined },
+      { ...good, report: [] },
+      { ...good, report: { ...report(), soup: { members: 'a', metrics: {} } } },
+      { ...good, report: { ...report(), ingredients: 'a' } },
+      { ...good, report: { ...report(), shiftNames: [1] } },
+      { ...good, report: { ...report(), baselines: { bestIndividual: report().baselines.bestIndividual } } },
+      { type: 'loadError', soupDir: '/x' },
+      { type: 'loadError', soupDir: '/x', message: 42 },
+      { type: 'loadError', message: 'no report' },
+    ]) {
+      assert.equal(parseHostToWebview(raw).ok, false, JSON.stringify(raw));
+    }
+    assert.equal(parseHostToWebview(good).ok, true);
+  });
+
+  it('passes on only the declared fields, never extra ones', () => {
+    const r = parseWebviewToHost({ type: 'rendered', rows: 1, charts: 0, labels: ['a'], command: 'rm -rf /', __proto__: { polluted: true } });
+    assert.deepEqual(r, { ok: true, message: { type: 'rendered', rows: 1, charts: 0, labels: ['a'] } });
+    const l = parseHostToWebview({ type: 'loadError', soupDir: '/x', message: 'm', html: '<img src=x onerror=alert(1)>' });
+    assert.deepEqual(l, { ok: true, message: { type: 'loadError', soupDir: '/x', message: 'm' } });
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
   });
 });
 
