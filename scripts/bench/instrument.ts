@@ -2,15 +2,17 @@ import type * as ortTypes from 'onnxruntime-node';
 import { Evaluator } from '../../src/engine/evaluate/evaluator';
 import type { Dataset } from '../../src/engine/evaluate/dataset';
 import type { OnnxModelInfo } from '../../src/engine/formats/onnxModel';
+import type { MeanOptions } from '../../src/engine/soups/streamingMean';
+import { StreamingMean } from '../../src/engine/soups/streamingMean';
 import { WeightReader, WeightSum } from '../../src/engine/soups/weights';
 
 /** Where a cook's time went, measured by wrapping engine methods (no engine change needed). */
 export interface Probe {
-  /** Time inside WeightSum.add / meanWith (reading + summing + dividing), ms. */
+  /** Time inside StreamingMean.mean and WeightSum.add / meanWith (reading + summing + dividing), ms. */
   averageMs: number;
-  /** Weight bytes streamed by WeightSum (one model's bytes per add / meanWith(candidate)). */
+  /** Weight bytes streamed (each member's bytes per StreamingMean.mean, one model's per add / meanWith(candidate)). */
   averageBytes: number;
-  /** Number of WeightSum passes that read an ingredient (add, meanWith with a candidate). */
+  /** Number of ingredient reads by the averaging (K per StreamingMean.mean, 1 per add / meanWith with a candidate). */
   averagePasses: number;
   /** Time reading weights outside averaging (each ingredient loaded for its own evaluation), ms. */
   loadWeightsMs: number;
@@ -35,7 +37,7 @@ export function newProbe(): Probe {
 let installed: Probe | undefined;
 
 /**
- * Wraps WeightSum, WeightReader, Evaluator.run and onnxruntime's InferenceSession.create so
+ * Wraps StreamingMean, WeightSum, WeightReader, Evaluator.run and onnxruntime's InferenceSession.create so
  * that every later call is accounted in the returned probe. Call once per process.
  */
 export function installProbe(): Probe {
@@ -70,6 +72,19 @@ export function installProbe(): Probe {
         probe.averageBytes += modelBytes(extra);
         probe.averagePasses++;
       }
+    }
+  };
+  const mean = StreamingMean.prototype.mean;
+  StreamingMean.prototype.mean = async function (this: StreamingMean, models: OnnxModelInfo[], opts?: MeanOptions) {
+    const t = performance.now();
+    averaging++;
+    try {
+      return await mean.call(this, models, opts);
+    } finally {
+      averaging--;
+      probe.averageMs += performance.now() - t;
+      probe.averageBytes += models.reduce((s, m) => s + modelBytes(m), 0);
+      probe.averagePasses += models.length;
     }
   };
   const read = WeightReader.prototype.read;

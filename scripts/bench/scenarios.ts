@@ -13,10 +13,11 @@ import { readOnnxModel } from '../../src/engine/formats/onnxModel';
 import type { SoupIngredient } from '../../src/engine/soups/method';
 import { greedySoup } from '../../src/engine/soups/greedy';
 import type { WeightSet } from '../../src/engine/soups/weights';
-import { WeightReader, WeightSum } from '../../src/engine/soups/weights';
+import { createKernel } from '../../src/engine/soups/simdKernel';
+import { StreamingMean } from '../../src/engine/soups/streamingMean';
+import { CHUNK_ELEMS, WeightReader, WeightSum } from '../../src/engine/soups/weights';
 import type { Probe } from './instrument';
 import { installProbe, modelBytes } from './instrument';
-import { chunkedUniformMean } from './chunkedAverage';
 import { runId } from './zoo';
 
 /** What every scenario reports besides its own numbers. */
@@ -39,8 +40,10 @@ export const scenarios: Record<string, (args: Args) => Promise<Record<string, un
 
 /**
  * The machine's practical limits for averaging the same number of bytes: a plain memory copy
- * (Buffer.copy = memcpy), a pread of the same model files from the page cache, and the float64
- * accumulation loop alone on in-memory arrays.
+ * (Buffer.copy = memcpy), a pread of the same model files from the page cache (whole tensors
+ * through libuv, and in the engine's chunks with readSync into one cache-sized buffer), the
+ * float64 accumulation loop of WeightSum alone on in-memory arrays, and the engine's chunk
+ * kernels (WebAssembly SIMD, JS) alone on one cache-resident chunk.
  */
 async function memcpy(args: Args): Promise<Record<string, unknown>> {
   const bytes = args.bytes as number;
@@ -75,6 +78,25 @@ async function memcpy(args: Args): Promise<Record<string, unknown>> {
   }
   const readMs = performance.now() - t;
 
+  // The same files in the engine's chunks: readSync into one buffer that stays in cache.
+  const chunk = new Uint8Array(CHUNK_ELEMS * 4);
+  let chunkBytes = 0;
+  t = performance.now();
+  for (const f of files) {
+    const model = await readOnnxModel(f);
+    const reader = new WeightReader(model);
+    try {
+      for (const [i, w] of model.weights.entries()) {
+        await reader.openFor(i);
+        for (let from = 0; from < w.data.length; from += chunk.length) reader.readBytesSync(i, from, chunk.subarray(0, Math.min(chunk.length, w.data.length - from)));
+        chunkBytes += w.data.length;
+      }
+    } finally {
+      await reader.close();
+    }
+  }
+  const chunkReadMs = performance.now() - t;
+
   // The accumulation loop WeightSum runs, without any I/O.
   const w = new Float32Array(src.buffer, src.byteOffset, Math.floor(bytes / 4));
   const s = new Float64Array(w.length);
@@ -85,12 +107,25 @@ async function memcpy(args: Args): Promise<Record<string, unknown>> {
   t = performance.now();
   for (let r = 0; r < reps; r++) accumulate(s, w);
   const sumMs = performance.now() - t;
+
+  // The engine's chunk kernels alone: one chunk of float32 added into its float64 sum, in cache.
+  const kernelGBs = (kind: 'simd' | 'js'): number => {
+    const k = createKernel(CHUNK_ELEMS * 12, kind);
+    const n = Math.floor(bytes / 4);
+    k.addF32(0, CHUNK_ELEMS * 8, CHUNK_ELEMS);
+    const start = performance.now();
+    for (let r = 0; r < reps; r++) for (let done = 0; done < n; done += CHUNK_ELEMS) k.addF32(0, CHUNK_ELEMS * 8, Math.min(CHUNK_ELEMS, n - done));
+    return (n * 4 * reps) / (performance.now() - start) / 1e6;
+  };
   return {
     bytes: bytes * reps,
     copyGBs: (bytes * reps) / copyMs / 1e6,
     readBytes,
     readGBs: readBytes ? readBytes / readMs / 1e6 : undefined,
+    chunkReadGBs: chunkBytes ? chunkBytes / chunkReadMs / 1e6 : undefined,
     sumLoopGBs: (w.byteLength * reps) / sumMs / 1e6,
+    simdKernelGBs: kernelGBs('simd'),
+    jsKernelGBs: kernelGBs('js'),
   };
 }
 
@@ -274,9 +309,11 @@ async function naive(args: Args): Promise<Record<string, unknown>> {
 }
 
 /**
- * Averaging alone, two ways over the same K files (page cache warm): the engine's WeightSum
- * (whole-tensor reads into a scratch buffer, full-size float64 sums) and the chunked prototype
- * in chunkedAverage.ts. Wall and CPU time; the two means must be bit-identical.
+ * Averaging alone over the same K files (page cache warm), three ways: the engine's
+ * StreamingMean (uniform soups; WebAssembly SIMD kernel), the same with its JS kernel, and
+ * WeightSum's full-size float64 running sums (greedy soups). Wall and CPU time, and a memory
+ * copy of the same bytes timed in this process just before. All three means must be
+ * bit-identical.
  */
 async function averaging(args: Args): Promise<Record<string, unknown>> {
   const files = args.files as string[];
@@ -290,29 +327,36 @@ async function averaging(args: Args): Promise<Record<string, unknown>> {
     const used = process.cpuUsage(cpu);
     return { value, ms: performance.now() - t, cpuMs: (used.user + used.system) / 1000 };
   };
-  const engine = await timed(async () => {
+  const localCopyGBs = copyGBs(modelBytes(models[0]), models.length);
+  const simd = await timed(() => new StreamingMean().mean(models));
+  const js = await timed(() => new StreamingMean({ kernel: 'js' }).mean(models));
+  const sums = await timed(async () => {
     const sum = new WeightSum(models[0]);
     for (const m of models) await sum.add(m);
     return sum.meanWith(undefined);
   });
-  const engineRss = process.memoryUsage().rss;
-  const chunked = await timed(() => chunkedUniformMean(models));
-  let equal = engine.value.length === chunked.value.length;
-  for (let i = 0; equal && i < engine.value.length; i++) {
-    const a = engine.value[i];
-    const b = chunked.value[i];
-    equal = a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
-  }
+  const same = (a: WeightSet, b: WeightSet) =>
+    a.length === b.length && a.every((x, i) => Buffer.compare(Buffer.from(x.buffer, x.byteOffset, x.byteLength), Buffer.from(b[i].buffer, b[i].byteOffset, b[i].byteLength)) === 0);
+  const rate = (r: { ms: number; cpuMs: number }) => ({ GBs: bytes / r.ms / 1e6, cpuGBs: bytes / r.cpuMs / 1e6 });
   return {
     k: models.length,
     bytes,
-    engineGBs: bytes / engine.ms / 1e6,
-    engineCpuGBs: bytes / engine.cpuMs / 1e6,
-    engineRssBytes: engineRss,
-    chunkedGBs: bytes / chunked.ms / 1e6,
-    chunkedCpuGBs: bytes / chunked.cpuMs / 1e6,
-    bitIdentical: equal,
+    localCopyGBs,
+    streaming: rate(simd),
+    streamingJs: rate(js),
+    weightSum: rate(sums),
+    bitIdentical: same(simd.value, sums.value) && same(js.value, sums.value),
   };
+}
+
+/** Buffer.copy throughput (GB/s) of `bytes`, `reps` times, pages faulted in first. */
+export function copyGBs(bytes: number, reps: number): number {
+  const src = Buffer.alloc(bytes, 1);
+  const dst = Buffer.alloc(bytes);
+  src.copy(dst);
+  const t = performance.now();
+  for (let r = 0; r < reps; r++) src.copy(dst);
+  return (bytes * reps) / (performance.now() - t) / 1e6;
 }
 
 /** The zoo's held-out set, as cookSoup loads it. */

@@ -17,6 +17,7 @@ import type { Baseline, IngredientReport, Metrics, SoupReport } from './report';
 import { REPORT_SCHEMA } from './report';
 import type { SoupIngredient } from './soups/method';
 import { getSoupMethod } from './soups/registry';
+import { StreamingMean } from './soups/streamingMean';
 import type { WeightSet } from './soups/weights';
 import { loadWeights, WeightSum } from './soups/weights';
 import { removeStaleTemps, writeAtomically } from './soupOutput';
@@ -115,8 +116,10 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
     enter('evaluate');
     const ensemble = new LogitEnsemble();
     const ingredientMetrics = new Map<string, Metrics>();
+    // One set of weights for every ingredient in turn (and later the uniform baseline's mean).
+    let weights: WeightSet | undefined;
     for (const [i, ing] of ingredients.entries()) {
-      const weights = await loadWeights(ing.model);
+      weights = await loadWeights(ing.model, weights);
       const correct: Record<string, number> = {};
       for (const ds of datasets) {
         const r = await evaluator.run(weights, ds, { keepLogits: true, signal });
@@ -152,9 +155,8 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
       uniform = { members: allIds, metrics: soupMetrics };
     } else {
       progress(0, 1, `uniform baseline over ${allIds.length} ingredients`);
-      const sum = new WeightSum(template);
-      for (const ing of ingredients) await sum.add(ing.model, signal);
-      uniform = { members: allIds, metrics: await evaluateAll(await sum.meanWith(undefined)) };
+      const mean = await new StreamingMean().mean(ingredients.map((i) => i.model), { signal, out: weights });
+      uniform = { members: allIds, metrics: await evaluateAll(mean) };
     }
     const best = bestIndividual(ingredients, ingredientMetrics);
     const ensembleCorrect = Object.fromEntries(datasets.map((ds) => [ds.key, ensemble.correct(ds)]));

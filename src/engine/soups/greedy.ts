@@ -1,6 +1,7 @@
 import type { GreedyStep } from '../report';
 import { formatPercent } from '../format';
 import type { SoupMethod } from './method';
+import type { WeightSet } from './weights';
 
 /**
  * Greedy soup (the paper's Algorithm 1): ingredients sorted by held-out accuracy; start with the
@@ -20,11 +21,12 @@ export const greedySoup: SoupMethod = {
     const total = ctx.ingredients.length;
     const sum = ctx.newSum();
     await sum.add(first.model, ctx.signal);
-    let best = first.heldoutCorrect ?? (await ctx.scoreHeldout(await sum.meanWith(undefined)));
+    // One set of weights for every candidate and the final soup (besides the float64 sums).
+    let scratch: WeightSet | undefined;
+    let best = first.heldoutCorrect ?? (await ctx.scoreHeldout((scratch = await sum.meanWith(undefined))));
     const members = [first.id];
     const steps: GreedyStep[] = [{ candidate: first.id, heldout: best / n, correct: best, added: true }];
     ctx.progress(1, total, `greedy: 1/${total} ${first.id} — held-out ${formatPercent(best / n)}, start`);
-    let scratch;
     for (const [i, cand] of rest.entries()) {
       scratch = await sum.meanWith(cand.model, scratch, ctx.signal);
       const correct = await ctx.scoreHeldout(scratch);

@@ -1,6 +1,7 @@
 import type { SoupMethod } from './method';
+import { StreamingMean } from './streamingMean';
 
-/** Uniform soup: the mean of every ingredient's weights. */
+/** Uniform soup: the mean of every ingredient's weights, streamed chunk by chunk (see StreamingMean). */
 export const uniformSoup: SoupMethod = {
   id: 'uniform',
   label: 'Uniform soup',
@@ -8,12 +9,13 @@ export const uniformSoup: SoupMethod = {
   needsHeldout: false,
   params: [],
   async cook(ctx) {
-    const sum = ctx.newSum();
-    const total = ctx.ingredients.length;
-    for (const [i, ing] of ctx.ingredients.entries()) {
-      await sum.add(ing.model, ctx.signal);
-      ctx.progress(i + 1, total, `uniform: ${i + 1}/${total} ${ing.id} added`);
-    }
-    return { members: ctx.ingredients.map((i) => i.id), steps: [], weights: await sum.meanWith(undefined) };
+    const k = ctx.ingredients.length;
+    const weights = await new StreamingMean().mean(
+      ctx.ingredients.map((i) => i.model),
+      { signal: ctx.signal, onTensor: (done, total) => ctx.progress(done, total, `uniform: averaging ${k} ingredients, tensor ${done}/${total}`) },
+    );
+    const tensors = weights.length;
+    ctx.progress(tensors, tensors, `uniform: ${k}/${k} ingredients averaged`);
+    return { members: ctx.ingredients.map((i) => i.id), steps: [], weights };
   },
 };

@@ -1,0 +1,221 @@
+/**
+ * The arithmetic of a uniform soup over one chunk of elements, in two interchangeable versions:
+ * a hand-assembled WebAssembly SIMD module (2 float64 lanes per instruction, ~100 bytes) and the
+ * plain JS loops it replaces. Both do exactly the same IEEE operations in the same order
+ * (float32 -> float64 promotion is exact, then one float64 add per member, then one float64
+ * division rounded to the output type), so their results are identical bit for bit.
+ *
+ * All addresses are byte offsets into one memory (the kernel's `memory`). Element counts are
+ * rounded up to a multiple of {@link KERNEL_LANES}: the buffers must have room for that padding,
+ * whose results are never used.
+ */
+export interface ChunkKernel {
+  /** The memory every address refers to. Fixed size: it never grows (views stay valid). */
+  readonly memory: ArrayBuffer;
+  /** True for the WebAssembly SIMD version. */
+  readonly simd: boolean;
+  /** acc[j] += x[j] for float32 x (acc float64). */
+  addF32(acc: number, x: number, n: number): void;
+  /** acc[j] += x[j] for float64 x. */
+  addF64(acc: number, x: number, n: number): void;
+  /** out[j] = acc[j] / k rounded to float32. */
+  divToF32(out: number, acc: number, n: number, k: number): void;
+  /** out[j] = acc[j] / k (float64). */
+  divToF64(out: number, acc: number, n: number, k: number): void;
+}
+
+/** Element counts are processed in groups of this many (the padding every buffer must allow). */
+export const KERNEL_LANES = 4;
+
+const roundUp = (n: number) => Math.ceil(n / KERNEL_LANES) * KERNEL_LANES;
+
+/** A kernel over a fresh memory of at least `bytes` bytes: WebAssembly SIMD when available, else JS. */
+export function createKernel(bytes: number, prefer: 'simd' | 'js' = 'simd'): ChunkKernel {
+  if (prefer === 'simd') {
+    const module = simdModule();
+    if (module) {
+      const memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(bytes / 65536)) });
+      const e = new WebAssembly.Instance(module, { e: { m: memory } }).exports as Record<string, (...a: number[]) => void>;
+      return {
+        memory: memory.buffer,
+        simd: true,
+        addF32: (acc, x, n) => e.addF32(acc, x, roundUp(n)),
+        addF64: (acc, x, n) => e.addF64(acc, x, roundUp(n)),
+        divToF32: (out, acc, n, k) => e.divToF32(out, acc, roundUp(n), k),
+        divToF64: (out, acc, n, k) => e.divToF64(out, acc, roundUp(n), k),
+      };
+    }
+  }
+  return jsKernel(new ArrayBuffer(bytes));
+}
+
+function jsKernel(memory: ArrayBuffer): ChunkKernel {
+  const f32 = new Float32Array(memory);
+  const f64 = new Float64Array(memory, 0, memory.byteLength >> 3);
+  return {
+    memory,
+    simd: false,
+    addF32(acc, x, n) {
+      const a = acc >> 3;
+      const b = x >> 2;
+      for (let j = 0; j < n; j++) f64[a + j] += f32[b + j];
+    },
+    addF64(acc, x, n) {
+      const a = acc >> 3;
+      const b = x >> 3;
+      for (let j = 0; j < n; j++) f64[a + j] += f64[b + j];
+    },
+    divToF32(out, acc, n, k) {
+      const o = out >> 2;
+      const a = acc >> 3;
+      for (let j = 0; j < n; j++) f32[o + j] = f64[a + j] / k;
+    },
+    divToF64(out, acc, n, k) {
+      const o = out >> 3;
+      const a = acc >> 3;
+      for (let j = 0; j < n; j++) f64[o + j] = f64[a + j] / k;
+    },
+  };
+}
+
+let compiled: WebAssembly.Module | null | undefined;
+
+/** The compiled SIMD module, or null where WebAssembly SIMD is unavailable. */
+function simdModule(): WebAssembly.Module | null {
+  if (compiled === undefined) {
+    try {
+      compiled = typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_WASM) ? new WebAssembly.Module(SIMD_WASM) : null;
+    } catch {
+      compiled = null;
+    }
+  }
+  return compiled;
+}
+
+// ---------------------------------------------------------------- the module, by hand
+//
+// (module
+//   (import "e" "m" (memory 1))
+//   (func $addF32 (param $acc i32) (param $x i32) (param $n i32)      ;; 4 elements per turn
+//     end = x + n*4; while (x < end) {
+//       acc[0..1] += f64x2.promote_low_f32x4(v128.load64_zero x)
+//       acc[2..3] += f64x2.promote_low_f32x4(v128.load64_zero x+8)
+//       acc += 32; x += 16 })
+//   (func $addF64 ...)   ;; acc[0..1] += x[0..1]; acc[2..3] += x[2..3]
+//   (func $divToF32 (param $out i32) (param $acc i32) (param $n i32) (param $k f64)
+//     kk = f64x2.splat k; end = acc + n*8; while (acc < end) {
+//       out[0..3] = shuffle(demote(acc[0..1] / kk), demote(acc[2..3] / kk)) ... })
+//   (func $divToF64 ...))  ;; out[0..1] = acc[0..1] / kk; out[2..3] = acc[2..3] / kk
+
+const I32 = 0x7f;
+const F64 = 0x7c;
+const V128 = 0x7b;
+const get = (i: number) => [0x20, i];
+const set = (i: number) => [0x21, i];
+const tee = (i: number) => [0x22, i];
+const i32const = (v: number) => [0x41, ...sleb(v)];
+const simd = (op: number, ...imm: number[]) => [0xfd, ...uleb(op), ...imm];
+const load = (offset: number) => simd(0x00, 4, offset); // v128.load align=16
+const load64Zero = (offset: number) => simd(0x5d, 3, offset); // v128.load64_zero align=8
+const store = (offset: number) => simd(0x0b, 4, offset); // v128.store
+const promoteLow = simd(0x5f); // f64x2.promote_low_f32x4
+const demoteZero = simd(0x5e); // f32x4.demote_f64x2_zero
+const f64x2Add = simd(0xf0);
+const f64x2Div = simd(0xf3);
+const f64x2Splat = simd(0x14);
+const lowHalves = simd(0x0d, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23); // i8x16.shuffle
+const i32add = [0x6a];
+const i32shl = [0x74];
+
+/**
+ * `end = base + (n << shift); if (base < end) do { body; bump each pointer } while (base < end)`.
+ * The last bump must be `base`'s: the loop condition tests the value it leaves on the stack.
+ */
+function loop(base: number, n: number, shift: number, end: number, body: number[], bumps: [number, number][]): number[] {
+  const others = bumps.slice(0, -1);
+  const last = bumps[bumps.length - 1];
+  if (last[0] !== base) throw new Error('simdKernel: the last pointer bumped must be the loop base');
+  return [
+    ...get(base), ...get(n), ...i32const(shift), ...i32shl, ...i32add, ...set(end),
+    0x02, 0x40, // block
+    ...get(base), ...get(end), 0x4f, 0x0d, 0, // i32.ge_u; br_if 0
+    0x03, 0x40, // loop
+    ...body,
+    ...others.flatMap(([l, step]) => [...get(l), ...i32const(step), ...i32add, ...set(l)]),
+    ...get(last[0]), ...i32const(last[1]), ...i32add, ...tee(last[0]),
+    ...get(end), 0x49, 0x0d, 0, // i32.lt_u; br_if 0
+    0x0b, 0x0b, // end loop, end block
+  ];
+}
+
+function func(locals: [number, number][], code: number[]): number[] {
+  const body = [...uleb(locals.length), ...locals.flatMap(([count, type]) => [...uleb(count), type]), ...code, 0x0b];
+  return [...uleb(body.length), ...body];
+}
+
+/** acc += x, float32 x: params acc(0) x(1) n(2); local end(3). */
+const addF32 = func([[1, I32]], loop(1, 2, 2, 3, [
+  ...get(0), ...get(0), ...load(0), ...get(1), ...load64Zero(0), ...promoteLow, ...f64x2Add, ...store(0),
+  ...get(0), ...get(0), ...load(16), ...get(1), ...load64Zero(8), ...promoteLow, ...f64x2Add, ...store(16),
+], [[0, 32], [1, 16]]));
+
+/** acc += x, float64 x: params acc(0) x(1) n(2); local end(3). */
+const addF64 = func([[1, I32]], loop(1, 2, 3, 3, [
+  ...get(0), ...get(0), ...load(0), ...get(1), ...load(0), ...f64x2Add, ...store(0),
+  ...get(0), ...get(0), ...load(16), ...get(1), ...load(16), ...f64x2Add, ...store(16),
+], [[0, 32], [1, 32]]));
+
+/** out = acc / k as float32: params out(0) acc(1) n(2) k(3); locals end(4) kk(5). */
+const divToF32 = func([[1, I32], [1, V128]], [...get(3), ...f64x2Splat, ...set(5), ...loop(1, 2, 3, 4, [
+  ...get(0),
+  ...get(1), ...load(0), ...get(5), ...f64x2Div, ...demoteZero,
+  ...get(1), ...load(16), ...get(5), ...f64x2Div, ...demoteZero,
+  ...lowHalves, ...store(0),
+], [[0, 16], [1, 32]])]);
+
+/** out = acc / k as float64: params out(0) acc(1) n(2) k(3); locals end(4) kk(5). */
+const divToF64 = func([[1, I32], [1, V128]], [...get(3), ...f64x2Splat, ...set(5), ...loop(1, 2, 3, 4, [
+  ...get(0), ...get(1), ...load(0), ...get(5), ...f64x2Div, ...store(0),
+  ...get(0), ...get(1), ...load(16), ...get(5), ...f64x2Div, ...store(16),
+], [[0, 32], [1, 32]])]);
+
+const name = (s: string) => [s.length, ...Array.from(s, (c) => c.charCodeAt(0))];
+const section = (id: number, items: number[][]) => {
+  const content = [...uleb(items.length), ...items.flat()];
+  return [id, ...uleb(content.length), ...content];
+};
+const exported = ['addF32', 'addF64', 'divToF32', 'divToF64'];
+
+/** The module's bytes (about 300). */
+export const SIMD_WASM = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
+  ...section(1, [
+    [0x60, 3, I32, I32, I32, 0], // type 0: (i32 i32 i32) -> ()
+    [0x60, 4, I32, I32, I32, F64, 0], // type 1: (i32 i32 i32 f64) -> ()
+  ]),
+  ...section(2, [[...name('e'), ...name('m'), 0x02, 0x00, 1]]), // import memory, min 1 page
+  ...section(3, [[0], [0], [1], [1]]), // function types
+  ...section(7, exported.map((n, i) => [...name(n), 0x00, i])), // exports
+  ...section(10, [addF32, addF64, divToF32, divToF64]),
+]);
+
+function uleb(v: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = v & 0x7f;
+    v >>>= 7;
+    if (v) b |= 0x80;
+    out.push(b);
+  } while (v);
+  return out;
+}
+
+function sleb(v: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = v & 0x7f;
+    v >>= 7;
+    if ((v === 0 && !(b & 0x40)) || (v === -1 && b & 0x40)) return [...out, b];
+    out.push(b | 0x80);
+  }
+}

@@ -1,0 +1,170 @@
+import * as assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { SoupError } from '../../src/engine/errors';
+import type { BuildGraph } from '../../src/engine/formats/onnxBuild';
+import { mlpGraph, writeOnnxModel } from '../../src/engine/formats/onnxBuild';
+import type { OnnxModelInfo } from '../../src/engine/formats/onnxModel';
+import { readOnnxModel } from '../../src/engine/formats/onnxModel';
+import { OnnxDataType } from '../../src/engine/formats/onnxSchema';
+import { createKernel, SIMD_WASM } from '../../src/engine/soups/simdKernel';
+import { StreamingMean } from '../../src/engine/soups/streamingMean';
+import type { WeightArray, WeightSet } from '../../src/engine/soups/weights';
+import { allocWeight, WeightSum } from '../../src/engine/soups/weights';
+import { xorshift } from '../../scripts/bench/zoo';
+
+/** Small chunks, so that the test tensors are smaller than, equal to and larger than one chunk. */
+const CHUNK = 256;
+
+/**
+ * Tensors of 3 (less than a chunk, not a multiple of 4), 256 (exactly one chunk), 1200 (several
+ * chunks and a partial one) and 12 000 elements, plus float64 tensors of 6 and 300 elements (a
+ * float64 chunk holds CHUNK / 2 elements).
+ */
+function testGraph(): BuildGraph {
+  const g = mlpGraph([40, 30, 8, 3]); // fc1.weight 1200, fc1.bias 30, fc2.weight 240, fc2.bias 8, ...
+  g.initializers.push({ name: 'one_chunk', dims: [CHUNK], dataType: OnnxDataType.FLOAT });
+  g.initializers.push({ name: 'big', dims: [100, 120], dataType: OnnxDataType.FLOAT });
+  g.initializers.push({ name: 'scale', dims: [3, 2], dataType: OnnxDataType.DOUBLE });
+  g.initializers.push({ name: 'table', dims: [300], dataType: OnnxDataType.DOUBLE });
+  return g;
+}
+
+/** Member k's weights: values of widely different magnitudes (rounding order matters), some -0. */
+function memberWeights(g: BuildGraph, k: number): WeightSet {
+  const rng = xorshift(2000 + k);
+  return g.initializers.map((t) => {
+    const n = t.dims.reduce((a, b) => a * b, 1);
+    const arr: WeightArray = t.dataType === OnnxDataType.DOUBLE ? new Float64Array(n) : new Float32Array(n);
+    for (let j = 0; j < n; j++) arr[j] = j % 97 === 5 ? -0 : (rng() - 0.5) * 10 ** Math.floor(rng() * 8 - 4);
+    return arr;
+  });
+}
+
+/** The reference: float64 running sums in member order from 0, divided once, stored in the tensor's type. */
+function inMemoryMean(members: WeightSet[]): WeightSet {
+  return members[0].map((first, i) => {
+    const sum = new Float64Array(first.length);
+    for (const m of members) for (let j = 0; j < sum.length; j++) sum[j] += m[i][j];
+    const out = first instanceof Float64Array ? new Float64Array(sum.length) : new Float32Array(sum.length);
+    for (let j = 0; j < sum.length; j++) out[j] = sum[j] / members.length;
+    return out;
+  });
+}
+
+/** Bit-for-bit equality of two weight sets (distinguishes -0 from +0 and NaN payloads). */
+function assertSameBits(actual: WeightSet, expected: WeightSet, what: string): void {
+  assert.equal(actual.length, expected.length, what);
+  actual.forEach((a, i) => {
+    const e = expected[i];
+    assert.equal(a.constructor, e.constructor, `${what}: tensor ${i} type`);
+    assert.equal(a.length, e.length, `${what}: tensor ${i} length`);
+    assert.ok(Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(e.buffer, e.byteOffset, e.byteLength)), `${what}: tensor ${i} differs`);
+  });
+}
+
+describe('streaming uniform mean (StreamingMean)', () => {
+  let tmp: string;
+  const g = testGraph();
+  const members = [0, 1, 2, 3, 4, 5, 6].map((k) => memberWeights(g, k));
+  let models: OnnxModelInfo[];
+
+  before(async () => {
+    tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'soup-streaming-'));
+    models = [];
+    for (const [k, w] of members.entries()) {
+      const dir = path.join(tmp, `m${k}`);
+      await fsp.mkdir(dir);
+      const file = path.join(dir, 'model.onnx');
+      // Alternate inline and external storage: the mean must not depend on where bytes live.
+      await writeOnnxModel(file, g, (i) => w[i], { externalData: k % 2 ? 'weights.bin' : undefined });
+      models.push(await readOnnxModel(file));
+    }
+  });
+  after(async () => {
+    await fsp.rm(tmp, { recursive: true, force: true });
+  });
+
+  for (const kernel of ['simd', 'js'] as const) {
+    for (const chunkElems of [CHUNK, 1 << 16]) {
+      it(`equals the float64 mean computed in memory, bit for bit (${kernel} kernel, chunks of ${chunkElems})`, async () => {
+        assert.equal(models[0].weights[0].data.kind, 'inline');
+        assert.equal(models[1].weights[0].data.kind, 'external');
+        for (const k of [1, 2, 3, 7]) {
+          const mean = await new StreamingMean({ kernel, chunkElems }).mean(models.slice(0, k));
+          assertSameBits(mean, inMemoryMean(members.slice(0, k)), `K=${k}`);
+        }
+      });
+    }
+  }
+
+  it('equals WeightSum (add every member, then meanWith) bit for bit', async () => {
+    const sum = new WeightSum(models[0]);
+    for (const m of models) await sum.add(m);
+    assertSameBits(await new StreamingMean({ chunkElems: CHUNK }).mean(models), await sum.meanWith(undefined), 'WeightSum');
+  });
+
+  it('turns -0 into +0 as a float64 sum starting from 0 does', async () => {
+    const j = 5; // -0 in every member
+    const mean = await new StreamingMean({ chunkElems: CHUNK }).mean(models.slice(0, 1));
+    assert.ok(Object.is(members[0][0][j], -0));
+    assert.ok(Object.is(mean[0][j], 0));
+  });
+
+  it('writes into a given set and reports each tensor once, in order', async () => {
+    const out = models[0].weights.map(allocWeight);
+    const seen: number[] = [];
+    const mean = await new StreamingMean({ chunkElems: CHUNK }).mean(models, { out, onTensor: (done, total) => seen.push(done / total) });
+    assert.equal(mean, out);
+    assert.deepEqual(seen, models[0].weights.map((_, i) => (i + 1) / models[0].weights.length));
+    assertSameBits(out, inMemoryMean(members), 'into out');
+  });
+
+  it('refuses zero models, a cancelled signal and members of another layout', async () => {
+    await assert.rejects(new StreamingMean().mean([]), (err: unknown) => err instanceof SoupError && err.code === 'NO_INGREDIENTS');
+    const ac = new AbortController();
+    ac.abort();
+    await assert.rejects(new StreamingMean().mean(models, { signal: ac.signal }), (err: unknown) => err instanceof SoupError && err.code === 'CANCELLED');
+    const other = path.join(tmp, 'other.onnx');
+    const og = mlpGraph([40, 31, 8, 3]);
+    await writeOnnxModel(other, og, (i) => new Float32Array(og.initializers[i].dims.reduce((a, b) => a * b, 1)));
+    await assert.rejects(new StreamingMean().mean([models[0], await readOnnxModel(other)]), (err: unknown) => err instanceof SoupError && err.code === 'INCOMPATIBLE');
+  });
+});
+
+describe('chunk kernels (WebAssembly SIMD and JS)', () => {
+  it('validates as WebAssembly and runs as SIMD on this Node', () => {
+    assert.ok(WebAssembly.validate(SIMD_WASM));
+    assert.equal(createKernel(1 << 16).simd, true);
+    assert.equal(createKernel(1 << 16, 'js').simd, false);
+  });
+
+  it('gives identical sums and means, bit for bit, for float32 and float64 inputs of any length', () => {
+    const E = 1024;
+    const kernels = [createKernel(E * 32, 'simd'), createKernel(E * 32, 'js')];
+    for (const n of [1, 3, 4, 5, 255, 1024]) {
+      const results = kernels.map((k) => {
+        const f32 = new Float32Array(k.memory);
+        const f64 = new Float64Array(k.memory);
+        // acc at 0, x at 8E, out at 16E bytes
+        f64.fill(0, 0, E);
+        const local = xorshift(n);
+        for (let m = 0; m < 5; m++) {
+          for (let j = 0; j < n; j++) f32[2 * E + j] = (local() - 0.5) * 10 ** Math.floor(local() * 12 - 6);
+          k.addF32(0, 8 * E, n);
+        }
+        k.divToF32(16 * E, 0, n, 5);
+        const sum32 = f64.slice(0, n);
+        const mean32 = f32.slice(4 * E, 4 * E + n);
+        for (let m = 0; m < 3; m++) {
+          for (let j = 0; j < n; j++) f64[E + j] = (local() - 0.5) * 10 ** Math.floor(local() * 30 - 15);
+          k.addF64(0, 8 * E, n);
+        }
+        k.divToF64(16 * E, 0, n, 8);
+        return [sum32, mean32, f64.slice(0, n), f64.slice(2 * E, 2 * E + n)];
+      });
+      results[0].forEach((a, i) => assert.ok(Buffer.from(a.buffer).equals(Buffer.from(results[1][i].buffer)), `n=${n}, result ${i}`));
+    }
+  });
+});
