@@ -54,7 +54,8 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
     phase = next;
     phaseStart = Date.now();
   };
-  const progress = (done: number, total: number, message: string) => opts.onProgress?.({ phase, done, total, message });
+  // Run ids are folder names and may hold line breaks: one event is one line in every log.
+  const progress = (done: number, total: number, message: string) => opts.onProgress?.({ phase, done, total, message: message.replace(/[\r\n]+/g, '⏎') });
 
   // --- scan
   progress(0, 1, 'scanning runs');
@@ -139,6 +140,14 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
 
     // --- soup
     enter('soup');
+    const allIds = ingredients.map((i) => i.id);
+    // The uniform baseline goes first so that the evaluation set is free for the method's result.
+    let uniform: Baseline | undefined;
+    if (method.id !== 'uniform') {
+      progress(0, 1, `uniform baseline over ${allIds.length} ingredients`);
+      const mean = await new StreamingMean().mean(ingredients.map((i) => i.model), { signal, out: weights });
+      uniform = { members: allIds, metrics: await evaluateAll(mean) };
+    }
     const outcome = await method.cook({
       ingredients,
       heldoutN: heldout?.n,
@@ -147,17 +156,10 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
       scoreHeldout: async (w) => (await evaluator.run(w, heldout as Dataset, { signal })).correct,
       signal,
       progress,
+      scratch: weights,
     });
     const soupMetrics = await evaluateAll(outcome.weights);
-    const allIds = ingredients.map((i) => i.id);
-    let uniform: Baseline;
-    if (method.id === 'uniform' && outcome.members.length === allIds.length) {
-      uniform = { members: allIds, metrics: soupMetrics };
-    } else {
-      progress(0, 1, `uniform baseline over ${allIds.length} ingredients`);
-      const mean = await new StreamingMean().mean(ingredients.map((i) => i.model), { signal, out: weights });
-      uniform = { members: allIds, metrics: await evaluateAll(mean) };
-    }
+    uniform ??= { members: allIds, metrics: soupMetrics };
     const best = bestIndividual(ingredients, ingredientMetrics);
     const ensembleCorrect = Object.fromEntries(datasets.map((ds) => [ds.key, ensemble.correct(ds)]));
 

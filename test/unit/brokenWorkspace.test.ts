@@ -188,3 +188,24 @@ describe('modelsoups.json validation', () => {
     await fsp.rm(ws, { recursive: true });
   });
 });
+
+describe('a run folder whose name holds a line break', function () {
+  this.timeout(120_000);
+
+  it('keeps the name in the report but prints every progress event as one line', async () => {
+    const ws = await tempDir();
+    await copyFromExample(ws, ['runs/ft-07', 'data/heldout_val.npz']);
+    await fsp.cp(path.join(EXAMPLE, 'sweep-c09'), path.join(ws, 'two\nlines'), { recursive: true });
+    const out = await tempDir();
+    const messages: string[] = [];
+    const r = await cookSoup(
+      { workspace: ws, config: parseConfig({ datasets: { heldout: 'data/heldout_val.npz' } }, 'inline'), method: 'greedy', outDir: out },
+      { onProgress: (p) => messages.push(p.message) },
+    );
+    assert.ok(r.report.soup.members.includes('two\nlines') || r.report.steps.some((s) => s.candidate === 'two\nlines'));
+    assert.ok(messages.some((m) => m.includes('two⏎lines')));
+    assert.ok(messages.every((m) => !/[\r\n]/.test(m)));
+    await fsp.rm(ws, { recursive: true, force: true });
+    await fsp.rm(out, { recursive: true, force: true });
+  });
+});

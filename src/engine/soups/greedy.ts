@@ -22,8 +22,8 @@ export const greedySoup: SoupMethod = {
     const sum = ctx.newSum();
     await sum.add(first.model, ctx.signal);
     // One set of weights for every candidate and the final soup (besides the float64 sums).
-    let scratch: WeightSet | undefined;
-    let best = first.heldoutCorrect ?? (await ctx.scoreHeldout((scratch = await sum.meanWith(undefined))));
+    let scratch: WeightSet | undefined = ctx.scratch;
+    let best = first.heldoutCorrect ?? (await ctx.scoreHeldout((scratch = await sum.meanWith(undefined, scratch))));
     const members = [first.id];
     const steps: GreedyStep[] = [{ candidate: first.id, heldout: best / n, correct: best, added: true }];
     ctx.progress(1, total, `greedy: 1/${total} ${first.id} — held-out ${formatPercent(best / n)}, start`);

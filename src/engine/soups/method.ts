@@ -26,6 +26,11 @@ export interface SoupContext {
   scoreHeldout(weights: WeightSet): Promise<number>;
   signal?: AbortSignal;
   progress(done: number, total: number, message: string): void;
+  /**
+   * A weight set of the architecture's layout that the method may overwrite and return as its
+   * result (its contents are not meaningful), so a cook allocates no extra model for the soup.
+   */
+  scratch?: WeightSet;
 }
 
 /** A method's result: who is in the soup and its averaged weights. */

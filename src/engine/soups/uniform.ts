@@ -12,7 +12,7 @@ export const uniformSoup: SoupMethod = {
     const k = ctx.ingredients.length;
     const weights = await new StreamingMean().mean(
       ctx.ingredients.map((i) => i.model),
-      { signal: ctx.signal, onTensor: (done, total) => ctx.progress(done, total, `uniform: averaging ${k} ingredients, tensor ${done}/${total}`) },
+      { signal: ctx.signal, out: ctx.scratch, onTensor: (done, total) => ctx.progress(done, total, `uniform: averaging ${k} ingredients, tensor ${done}/${total}`) },
     );
     const tensors = weights.length;
     ctx.progress(tensors, tensors, `uniform: ${k}/${k} ingredients averaged`);
