@@ -225,13 +225,27 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
       },
       timingsMs: timings,
     };
-    const dir = await writeAtomically(outRoot, name, signal, async (tmp, finalDir) => {
-      await writePatchedModel(template, outcome.weights, tmp, SOUP_MODEL_FILE);
+    // The report names its own folder, so it is rewritten (atomically) if the folder's name changes.
+    const writeReport = async (finalDir: string, into = finalDir) => {
       report.name = path.basename(finalDir);
       report.soup.path = toPosix(path.relative(workspace, path.join(finalDir, SOUP_MODEL_FILE)));
-      timings.write = Date.now() - phaseStart;
-      await fsp.writeFile(path.join(tmp, REPORT_FILE), JSON.stringify(report, null, 2) + '\n');
-    });
+      const text = JSON.stringify(report, null, 2) + '\n';
+      if (into !== finalDir) return fsp.writeFile(path.join(into, REPORT_FILE), text);
+      const tmpFile = path.join(finalDir, `.${REPORT_FILE}.tmp`);
+      await fsp.writeFile(tmpFile, text);
+      await fsp.rename(tmpFile, path.join(finalDir, REPORT_FILE));
+    };
+    const dir = await writeAtomically(
+      outRoot,
+      name,
+      signal,
+      async (tmp, finalDir) => {
+        await writePatchedModel(template, outcome.weights, tmp, SOUP_MODEL_FILE);
+        timings.write = Date.now() - phaseStart;
+        await writeReport(finalDir, tmp);
+      },
+      (finalDir) => writeReport(finalDir),
+    );
     progress(1, 1, `wrote ${displayPath(workspace, dir)}`);
     return { report, dir };
   } finally {

@@ -18,6 +18,8 @@ export async function writeAtomically(
   name: string,
   signal: AbortSignal | undefined,
   fill: (tmpDir: string, finalDir: string) => Promise<void>,
+  /** Called when another process took the planned name meanwhile and the folder got another. */
+  renamed?: (finalDir: string) => Promise<void>,
 ): Promise<string> {
   if (!/^[^/\\.][^/\\]*$/.test(name)) throw new SoupError('CONFIG_INVALID', `soup name "${name}" must be a plain folder name (no slashes, not starting with ".")`);
   try {
@@ -33,6 +35,7 @@ export async function writeAtomically(
     finalDir = path.join(outRoot, `${name}-${k}`);
   }
   claimed.add(finalDir);
+  const planned = finalDir;
   const tmp = path.join(outRoot, `${TEMP_PREFIX}${path.basename(finalDir)}-${process.pid}`);
   try {
     await fsp.mkdir(tmp);
@@ -51,6 +54,7 @@ export async function writeAtomically(
         claimed.add(finalDir);
       }
     }
+    if (finalDir !== planned) await renamed?.(finalDir);
   } catch (err) {
     await fsp.rm(tmp, { recursive: true, force: true });
     if (err instanceof SoupError) throw err;
