@@ -189,6 +189,22 @@ describe('modelsoups.json validation', () => {
   });
 });
 
+describe('half-precision weights', () => {
+  it('are refused with a clear reason instead of being copied from one member', async () => {
+    const ws = await tempDir();
+    const info = await readOnnxModel(path.join(EXAMPLE, 'sweep-c09/model.onnx'));
+    const tensors = info.weights.map((w) => {
+      const half = w.name === 'fc2.bias';
+      const body = onnxTypes.tensor.encode({ dims: w.dims, data_type: half ? 10 : 1, name: w.name, raw_data: new Uint8Array(w.numel * (half ? 2 : 4)) }).finish();
+      return lengthDelimited(5, body);
+    });
+    const file = path.join(ws, 'model.onnx');
+    await fsp.writeFile(file, Buffer.concat([tag(1, 0), varint(info.irVersion), ...info.modelFields, lengthDelimited(7, Buffer.concat([...info.graphFields, ...tensors]))]));
+    await assert.rejects(readOnnxModel(file), (err: unknown) => err instanceof SoupError && err.code === 'ONNX_UNSUPPORTED' && err.message.startsWith(file) && /weight "fc2.bias" is float16/.test(err.message));
+    await fsp.rm(ws, { recursive: true, force: true });
+  });
+});
+
 describe('a run folder whose name holds a line break', function () {
   this.timeout(120_000);
 

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
 import { SoupError } from '../errors';
 import { FileCursor } from './fileCursor';
-import { dataTypeName, dataTypeSize, isAveragedType, onnxTypes } from './onnxSchema';
+import { dataTypeName, dataTypeSize, isAveragedType, OnnxDataType, onnxTypes } from './onnxSchema';
 
 /** Where a tensor's bytes live: inside the .onnx file, or in an external data file. */
 export type TensorData =
@@ -223,6 +223,10 @@ async function parseTensor(cur: FileCursor, end: number, file: string): Promise<
     else await cur.skipValue(wt);
   }
   if (cur.pos !== end) throw new RangeError(`initializer "${name}" overruns its length`);
+  if (dataType === OnnxDataType.FLOAT16 || dataType === OnnxDataType.BFLOAT16) {
+    // Keeping them from one member would silently make a soup that is not an average.
+    throw new SoupError('ONNX_UNSUPPORTED', `weight "${name}" is ${dataTypeName(dataType)}; averaging half-precision weights is not supported yet (export in float32)`, file);
+  }
   if (!isAveragedType(dataType)) return { name };
   const label = `weight "${name}"`;
   if (dims.some((d) => d > 2 ** 40)) throw new SoupError('ONNX_INVALID', `${label} has an absurd dimension [${dims.join(',')}]`, file);
