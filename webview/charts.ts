@@ -15,7 +15,7 @@ import {
   type LegendItem,
   type PointStyle,
 } from 'chart.js';
-import type { SoupReport } from '../src/engine/report';
+import type { SoupReport } from '../src/shared/webviewProtocol';
 import { withAlpha, type Palette } from './theme';
 
 // Only what the three charts use, so the bundle stays small.

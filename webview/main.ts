@@ -1,5 +1,5 @@
 import { provideVSCodeDesignSystem, vsCodeButton, vsCodeDataGrid, vsCodeDataGridCell, vsCodeDataGridRow, vsCodeDivider } from '@vscode/webview-ui-toolkit';
-import type { SoupReport } from '../src/engine/report';
+import type { SoupReport } from '../src/shared/webviewProtocol';
 import { assertNever } from '../src/shared/assertNever';
 import { parseHostToWebview, parsePanelState, type InitMessage } from '../src/shared/webviewProtocol';
 import { drawCharts, type DrawnCharts } from './charts';

@@ -1,4 +1,4 @@
-import type { Metrics, SoupReport } from '../src/engine/report';
+import type { Metrics, SoupReport } from '../src/shared/webviewProtocol';
 
 /** What a row of the comparison stands for. */
 export type RowKind = 'soup' | 'uniform' | 'ensemble' | 'best' | 'ingredient';

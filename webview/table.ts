@@ -1,4 +1,4 @@
-import type { SoupReport } from '../src/engine/report';
+import type { SoupReport } from '../src/shared/webviewProtocol';
 import { bestOf, metricColumns, type ModelRow } from './rows';
 
 /**

@@ -1,4 +1,7 @@
 import type { SoupReport } from '../engine/report';
+
+/** The report schema the panel renders, re-exported so browser code depends on src/shared only. */
+export type { GreedyStep, IngredientReport, Metrics, SoupReport } from '../engine/report';
 import { isCount, isRecord, isStringArray, looksLikeReport, type Parsed } from './validation';
 
 // Messages between the results panel's host side (src/extension/resultsPanel.ts) and its
