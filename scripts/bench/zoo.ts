@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import type { BuildGraph } from '../../src/engine/formats/onnxBuild';
 import { mlpGraph, writeOnnxModel } from '../../src/engine/formats/onnxBuild';
 import { writeNpz } from './npzWrite';
+import { spawnSync } from 'node:child_process';
 
 /** A generated zoo: K fine-tunes of one base MLP, as plain runs, with a held-out set. */
 export interface ZooSpec {
@@ -65,6 +66,9 @@ export async function generateZoo(dir: string, spec: ZooSpec): Promise<Zoo> {
   const config: Record<string, unknown> = { datasets: { heldout: 'data/heldout.npz' }, batchSize: spec.batchSize ?? 256 };
   if (spec.threads) config.threads = spec.threads;
   await fsp.writeFile(path.join(dir, 'modelsoups.json'), JSON.stringify(config, null, 2));
+  // Flush the freshly written gigabytes now, so the kernel's writeback does not compete with
+  // (and slow down) the first measured cook. The files stay in the page cache.
+  spawnSync('sync');
   const modelBytes = graph.initializers.reduce((s, t) => s + t.dims.reduce((a, b) => a * b, 1) * 4, 0);
   return { dir, graph, runIds, modelBytes, datasetBytes: x.byteLength + y.byteLength };
 }
