@@ -108,9 +108,12 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
     }
     const heldout = datasets.find((d) => d.key === 'heldout');
     const fingerprints = new Map<string, { bytes: number; sha256: string; mtimeMs: number }>();
+    // External data files (often gigabytes) are checked by size and mtime, not re-hashed.
+    const externalStats = new Map<string, { size: number; mtimeMs: number }>();
     for (const ing of ingredients) {
       throwIfAborted(signal);
       fingerprints.set(ing.id, await fingerprint(ing.model.path));
+      for (const file of externalFiles(ing.model)) externalStats.set(file, await fsp.stat(file));
     }
 
     // --- evaluate every ingredient once per dataset; the ensemble reuses those logits
@@ -178,6 +181,13 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
       const now = await fingerprint(ing.model.path).catch(() => undefined);
       if (!now || now.sha256 !== before.sha256) {
         throw new SoupError('INGREDIENT_CHANGED', 'the model file\'s contents changed during the cook (same size and time, different SHA-256); nothing was written', ing.model.path);
+      }
+      for (const file of externalFiles(ing.model)) {
+        const was = externalStats.get(file);
+        const is = await fsp.stat(file).catch(() => undefined);
+        if (!was || !is || is.size !== was.size || is.mtimeMs !== was.mtimeMs) {
+          throw new SoupError('INGREDIENT_CHANGED', 'this external data file changed or disappeared during the cook; nothing was written', file);
+        }
       }
     }
     const outRoot = path.resolve(workspace, plan.outDir ?? cfg.output);
@@ -260,6 +270,11 @@ function bestIndividual(ingredients: SoupIngredient[], metrics: Map<string, Metr
     if ((ing.heldoutCorrect ?? -1) > (best.heldoutCorrect ?? -1)) best = ing;
   }
   return { members: [best.id], metrics: metrics.get(best.id) as Metrics };
+}
+
+/** The external data files a model's weights live in. */
+function externalFiles(model: OnnxModelInfo): string[] {
+  return [...new Set(model.weights.flatMap((w) => (w.data.kind === 'external' ? [w.data.file] : [])))];
 }
 
 async function fingerprint(file: string): Promise<{ bytes: number; sha256: string; mtimeMs: number }> {

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, utimesSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -118,6 +118,31 @@ describe('ONNX external data', () => {
     const members = ks.map((k) => tensors(k));
     const expected = members[0].map((t, i) => t.map((_, j) => members.reduce((s, m) => s + m[i][j], 0) / members.length));
     assert.deepEqual(await loadWeights(soup), expected);
+  });
+
+  it('fails the cook, writing nothing, when an external data file is rewritten mid-cook', async () => {
+    const zoo = await generateZoo(tmp, { sizes: SIZES, k: 3, external: true, heldoutN: 40, seed: SEED, batchSize: 16 });
+    const config = parseConfig(JSON.parse(await fsp.readFile(path.join(tmp, 'modelsoups.json'), 'utf8')), 'modelsoups.json');
+    const victim = path.join(tmp, zoo.runIds[1], 'model.onnx.data');
+    let touched = false;
+    await assert.rejects(
+      cookSoup(
+        { workspace: tmp, config, method: 'uniform', outDir: path.join(tmp, 'out') },
+        {
+          onProgress: (p) => {
+            if (!touched && p.phase === 'soup') {
+              touched = true;
+              // Same bytes, new time: what a re-export or a sync tool leaves behind.
+              const later = new Date(Date.now() + 5000);
+              utimesSync(victim, later, later);
+            }
+          },
+        },
+      ),
+      (err: unknown) => err instanceof SoupError && err.code === 'INGREDIENT_CHANGED' && err.message.startsWith(victim),
+    );
+    assert.ok(touched);
+    assert.deepEqual(await fsp.readdir(path.join(tmp, 'out')).catch(() => []), []);
   });
 
   it('refuses external data that is a symlink leading outside the model folder', async () => {
