@@ -72,6 +72,8 @@ async function scanCommand(args: ParsedArgs): Promise<number> {
     r.reason ?? (r.metricsSource ? `${r.metricsSource.file} (${r.metricsSource.field})` : ''),
   ]);
   process.stdout.write(renderTable(['#', 'run', 'layout', 'held-out', 'status', 'source / reason'], rows) + '\n');
+  const warnings = scan.runs.flatMap((r) => r.warnings ?? []);
+  if (warnings.length > 0) process.stdout.write(`\nWarnings:\n${warnings.map((w) => `  ${w}`).join('\n')}\n`);
   if (scan.groups.length > 1) process.stdout.write(`\n${scan.groups.length} architectures: ${scan.groups.map((g) => `${g.label} (${g.runIds.length} runs)`).join('; ')}\n`);
   if (scan.pretrained) process.stdout.write(`\npretrained (not an ingredient): ${scan.pretrained.id}${scan.pretrained.reason ? ` — ${scan.pretrained.reason}` : ''}\n`);
   return 0;

@@ -217,6 +217,7 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
           layout: r.layout,
           status: r.status,
           reason: r.reason,
+          warnings: r.warnings,
           heldout: r.heldout,
           metricsSource: r.metricsSource,
           hparams: r.hparams,

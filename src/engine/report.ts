@@ -33,6 +33,8 @@ export interface IngredientReport {
   layout: RunLayout;
   status: RunStatus;
   reason?: string;
+  /** Problems that did not change the status, each naming its file. */
+  warnings?: string[];
   /** Held-out accuracy as read from the run's metrics file (not recomputed). */
   heldout?: number;
   metricsSource?: MetricsSource;

@@ -261,7 +261,7 @@ describe('run layout readers', () => {
       assert.deepEqual(parseHParamsYaml('betas: !!python/tuple [0.9, 0.99]\nmax_epochs: 3\n'), { betas: [0.9, 0.99], epochs: 3 });
     });
 
-    it('keeps a run scored when hparams.yaml is broken', async () => {
+    it('keeps a run scored when hparams.yaml is broken, with a warning naming the file', async () => {
       await writeTree(tmp, {
         'v/model.onnx': MODEL,
         'v/hparams.yaml': 'lr: [unclosed\n',
@@ -271,6 +271,8 @@ describe('run layout readers', () => {
       assert.equal(run.status, 'ok');
       assert.equal(run.heldout, 0.4);
       assert.deepEqual(run.hparams, {});
+      assert.equal(run.warnings?.length, 1);
+      assert.match(run.warnings?.[0] ?? '', /^v\/hparams\.yaml: not a safe YAML mapping/);
     });
   });
 

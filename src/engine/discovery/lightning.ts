@@ -29,12 +29,13 @@ export function isLightningRun(folder: RunFolder): boolean {
 /**
  * Reads a Lightning run. The accuracy column is `options.metric` when given, else `val_acc`, else
  * `val_accuracy`. Never throws: a broken run comes back `unscored` (or `unreadable`) with a reason.
- * An unparsable `hparams.yaml` only leaves `hparams` empty: it does not change the score.
+ * An unparsable `hparams.yaml` only leaves `hparams` empty (with a warning): it does not change the score.
  */
 export async function readLightningRun(folder: RunFolder, options: ReadRunOptions = {}): Promise<RunRecord> {
   const modelPath = path.join(folder.dir, MODEL_FILE);
   const files = presentFiles(folder, [LIGHTNING_HPARAMS_FILE, LIGHTNING_METRICS_FILE, MODEL_FILE]);
-  const hparams = folder.files.has(LIGHTNING_HPARAMS_FILE) ? await readHParamsYaml(folder) : {};
+  const yaml = folder.files.has(LIGHTNING_HPARAMS_FILE) ? await readHParamsYaml(folder) : { hparams: {} };
+  const { hparams } = yaml;
   let score: Score;
   if (folder.files.has(LIGHTNING_METRICS_FILE)) {
     const rel = joinId(folder.id, LIGHTNING_METRICS_FILE);
@@ -43,7 +44,7 @@ export async function readLightningRun(folder: RunFolder, options: ReadRunOption
   } else {
     score = { ok: false, reason: `${joinId(folder.id, '')}: no metrics file (${LIGHTNING_METRICS_FILE})` };
   }
-  return finishRecord({ folder, layout: 'lightning', modelPath, files, hparams, score });
+  return finishRecord({ folder, layout: 'lightning', modelPath, files, hparams, score, warnings: yaml.warning ? [yaml.warning] : undefined });
 }
 
 /**
@@ -144,13 +145,15 @@ export function parseCsv(text: string): string[][] {
 
 /**
  * Reads `hparams.yaml` safely: YAML 1.2 core schema, no custom tags (Python object tags are
- * ignored, their plain values kept), unique keys, few aliases. Unreadable or invalid -> `{}`.
+ * ignored, their plain values kept), unique keys, few aliases. Unreadable or invalid -> `{}` and
+ * a warning naming the file.
  */
-async function readHParamsYaml(folder: RunFolder): Promise<Record<string, HParamValue>> {
-  const text = await readTextFile(path.join(folder.dir, LIGHTNING_HPARAMS_FILE), joinId(folder.id, LIGHTNING_HPARAMS_FILE));
-  if (!text.ok) return {};
+async function readHParamsYaml(folder: RunFolder): Promise<{ hparams: Record<string, HParamValue>; warning?: string }> {
+  const rel = joinId(folder.id, LIGHTNING_HPARAMS_FILE);
+  const text = await readTextFile(path.join(folder.dir, LIGHTNING_HPARAMS_FILE), rel);
+  if (!text.ok) return { hparams: {}, warning: text.reason };
   const parsed = parseHParamsYaml(text.value);
-  return parsed ?? {};
+  return parsed ? { hparams: parsed } : { hparams: {}, warning: `${rel}: not a safe YAML mapping (invalid YAML, duplicate keys or too many aliases); hyperparameters not read` };
 }
 
 /** Parses hyperparameter YAML safely (see {@link readLightningRun}); `undefined` if invalid. */

@@ -286,6 +286,7 @@ export interface RecordParts {
   hparams: Record<string, HParamValue>;
   score: Score;
   checkpoint?: string;
+  warnings?: string[];
 }
 
 /**
@@ -304,6 +305,7 @@ export async function finishRecord(parts: RecordParts): Promise<RunRecord> {
     status: 'ok',
   };
   if (checkpoint !== undefined) record.checkpoint = checkpoint;
+  if (parts.warnings?.length) record.warnings = parts.warnings;
   const modelRel = toPosixRelative(folder.root, modelPath);
   const stat = await fsp.stat(modelPath).catch((err: NodeJS.ErrnoException) => err);
   if (stat instanceof Error) {

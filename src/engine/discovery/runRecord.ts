@@ -36,6 +36,8 @@ export interface RunRecord {
   reason?: string;
   /** For HF runs with `checkpoint-N/` folders: the checkpoint folder name that was chosen. */
   checkpoint?: string;
+  /** Problems that did not change the status (e.g. an unreadable `hparams.yaml`), each naming its file. */
+  warnings?: string[];
   /** Architecture group key, set once the model has been read (see `inspectRuns`). */
   architecture?: string;
 }

@@ -87,6 +87,11 @@ export class RunNode implements TreeNode {
       md.appendText(`${r.status}: ${r.reason ?? 'no reason given'}`);
       md.supportThemeIcons = true;
     }
+    for (const w of r.warnings ?? []) {
+      md.appendMarkdown('\n\n$(info) ');
+      md.appendText(w);
+      md.supportThemeIcons = true;
+    }
     const hp = Object.entries(r.hparams);
     if (hp.length > 0) {
       md.appendMarkdown('\n\n---\n\n');
