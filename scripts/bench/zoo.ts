@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { BuildGraph } from '../../src/engine/formats/onnxBuild';
 import { mlpGraph, writeOnnxModel } from '../../src/engine/formats/onnxBuild';
-import { writeNpz } from './npzWrite';
+import { encodeDatasetNpz } from '../../src/engine/formats/npzWrite';
 import { spawnSync } from 'node:child_process';
 
 /** A generated zoo: K fine-tunes of one base MLP, as plain runs, with a held-out set. */
@@ -62,7 +62,7 @@ export async function generateZoo(dir: string, spec: ZooSpec): Promise<Zoo> {
   const y = new Int32Array(spec.heldoutN);
   for (let i = 0; i < y.length; i++) y[i] = Math.floor(rng() * classes);
   await fsp.mkdir(path.join(dir, 'data'), { recursive: true });
-  await writeNpz(path.join(dir, 'data/heldout.npz'), { x: { data: x, shape: [spec.heldoutN, inDim] }, y: { data: y, shape: [spec.heldoutN] } });
+  await fsp.writeFile(path.join(dir, 'data/heldout.npz'), encodeDatasetNpz({ data: x, shape: [spec.heldoutN, inDim] }, y));
   const config: Record<string, unknown> = { datasets: { heldout: 'data/heldout.npz' }, batchSize: spec.batchSize ?? 256 };
   if (spec.threads) config.threads = spec.threads;
   await fsp.writeFile(path.join(dir, 'modelsoups.json'), JSON.stringify(config, null, 2));

@@ -151,7 +151,7 @@ function hex(n: number): string {
 
 // zlib.crc32 exists from Node 20.15; older runtimes (and some Electron builds) get a table.
 let crcTable: Uint32Array | undefined;
-function crc32(data: Uint8Array): number {
+export function crc32(data: Uint8Array): number {
   const native = (zlib as { crc32?: (d: Uint8Array) => number }).crc32;
   if (native) return native(data) >>> 0;
   if (!crcTable) {
