@@ -5,14 +5,9 @@ import * as vscode from 'vscode';
 import type { SoupReport } from '../../src/engine/report';
 import type { CookOutcome } from '../../src/extension/cookController';
 import type { ModelSoupsApi } from '../../src/extension/testApi';
+import { getApi } from './suite';
 
 const GREEDY_MEMBERS = ['lightning_logs/version_0', 'runs/ft-07', 'lightning_logs/version_3', 'runs/ft-10', 'sweep-c09'];
-
-async function getApi(): Promise<ModelSoupsApi> {
-  const ext = vscode.extensions.getExtension<ModelSoupsApi>('model-soups.model-soups');
-  assert.ok(ext, 'extension not found');
-  return ext.activate();
-}
 
 function listOutput(ws: string): string[] {
   const out = path.join(ws, '.soups');

@@ -1,22 +1,17 @@
 import * as assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { CookProgress } from '../../src/engine/cookPlan';
 import type { CookOutcome } from '../../src/extension/cookController';
 import type { ModelSoupsApi } from '../../src/extension/testApi';
+import { getApi, extensionLog } from './suite';
 
 // Faults of the background cook as the user sees them: the worker process killed from outside,
 // and a second cook asked for while one runs.
 
 // out/test/vscode -> repository root
 const workerScript = path.resolve(__dirname, '..', '..', '..', 'dist', 'worker.js');
-
-async function getApi(): Promise<ModelSoupsApi> {
-  const ext = vscode.extensions.getExtension<ModelSoupsApi>('model-soups.model-soups');
-  assert.ok(ext, 'extension not found');
-  return ext.activate();
-}
 
 function within<T>(ms: number, what: string, p: PromiseLike<T>): Promise<T> {
   return Promise.race([Promise.resolve(p), new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms))]);
@@ -50,25 +45,6 @@ function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * The extension's log file. code-server (test/host/runCodeServer.mjs) keeps its user data next to
- * the workspace copy; other hosts put it elsewhere, and then log checks are skipped.
- */
-function extensionLog(ws: string): string | undefined {
-  const logs = path.join(ws, '..', 'user-data', 'logs');
-  if (!existsSync(logs)) return undefined;
-  const found: string[] = [];
-  for (const session of readdirSync(logs)) {
-    const sessionDir = path.join(logs, session);
-    if (!statSync(sessionDir).isDirectory()) continue;
-    for (const host of readdirSync(sessionDir).filter((n) => n.startsWith('exthost'))) {
-      const file = path.join(sessionDir, host, 'model-soups.model-soups', 'Model Soups.log');
-      if (existsSync(file)) found.push(file);
-    }
-  }
-  return found.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
 }
 
 /** Waits until the extension's log file contains `text` (the log is flushed asynchronously). */

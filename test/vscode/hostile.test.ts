@@ -1,21 +1,16 @@
 import * as assert from 'node:assert/strict';
-import { chmodSync, cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { CookOutcome } from '../../src/extension/cookController';
 import type { PanelInfo } from '../../src/extension/resultsPanel';
 import type { ModelSoupsApi } from '../../src/extension/testApi';
+import { getApi, extensionLog } from './suite';
 
 // Run folders whose names look like markup, hold quotes, or a newline: every surface (tree,
 // tooltip, results panel, output channel) must show them as text, never interpret them.
 // ('/' cannot be part of a folder name, so closing tags are left out.)
 const HOSTILE = ['<img src=x onerror=alert(1)>', `it's "quoted" & <b>bold`, 'new\nline <svg onload=alert(2)>'];
-
-async function getApi(): Promise<ModelSoupsApi> {
-  const ext = vscode.extensions.getExtension<ModelSoupsApi>('model-soups.model-soups');
-  assert.ok(ext, 'extension not found');
-  return ext.activate();
-}
 
 async function waitFor(what: string, condition: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -27,22 +22,6 @@ async function waitFor(what: string, condition: () => boolean, timeoutMs = 30_00
 
 function within<T>(ms: number, what: string, p: PromiseLike<T>): Promise<T> {
   return Promise.race([Promise.resolve(p), new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms))]);
-}
-
-/** The extension's log file under code-server's user data (next to the workspace copy), if any. */
-function extensionLog(ws: string): string | undefined {
-  const logs = path.join(ws, '..', 'user-data', 'logs');
-  if (!existsSync(logs)) return undefined;
-  const found: string[] = [];
-  for (const session of readdirSync(logs)) {
-    const sessionDir = path.join(logs, session);
-    if (!statSync(sessionDir).isDirectory()) continue;
-    for (const host of readdirSync(sessionDir).filter((n) => n.startsWith('exthost'))) {
-      const file = path.join(sessionDir, host, 'model-soups.model-soups', 'Model Soups.log');
-      if (existsSync(file)) found.push(file);
-    }
-  }
-  return found.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
 }
 
 /** A raw HTML tag as a Markdown renderer would see one: `<name` then space, `/` or `>`. */
@@ -136,8 +115,9 @@ describe('Hostile run folder names', () => {
       console.log('      (output channel check skipped: no code-server log folder next to the workspace)');
       return;
     }
-    // The log is flushed asynchronously. Each name appears as written: no escaping, no entities.
-    const lines = [`evaluated ${HOSTILE[0]} — held-out`, `evaluated ${HOSTILE[1]} — held-out`, `evaluated ${HOSTILE[2]} — held-out`];
+    // The log is flushed asynchronously. Each name appears as written (no escaping, no entities),
+    // except that a line break shows as ⏎ so that a folder name cannot forge a log line.
+    const lines = HOSTILE.map((name) => `evaluated ${name.replace(/\n/g, '⏎')} — held-out`);
     await waitFor('the evaluation lines in the log', () => lines.every((l) => readFileSync(log, 'utf8').includes(l)), 10_000).catch(() => undefined);
     const text = readFileSync(log, 'utf8');
     for (const l of lines) assert.ok(text.includes(l), `log has no line ${JSON.stringify(l)}`);

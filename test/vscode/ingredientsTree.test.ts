@@ -1,19 +1,13 @@
 import * as assert from 'node:assert/strict';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import * as vscode from 'vscode';
 import { loadConfig } from '../../src/engine/config';
 import { scanWorkspace } from '../../src/engine/discovery/scanWorkspace';
 import type { ModelSoupsApi } from '../../src/extension/testApi';
+import { getApi } from './suite';
 
 // out/test/vscode -> repository root
 const expected = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'fashion-soup', 'expected.json'), 'utf8')) as { sorted_by_heldout: string[] };
-
-async function getApi(): Promise<ModelSoupsApi> {
-  const ext = vscode.extensions.getExtension<ModelSoupsApi>('model-soups.model-soups');
-  assert.ok(ext, 'extension not found');
-  return ext.activate();
-}
 
 async function waitFor(what: string, condition: () => boolean, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -3,12 +3,7 @@ import * as vscode from 'vscode';
 import type { CookOutcome } from '../../src/extension/cookController';
 import type { PanelInfo } from '../../src/extension/resultsPanel';
 import type { ModelSoupsApi } from '../../src/extension/testApi';
-
-async function getApi(): Promise<ModelSoupsApi> {
-  const ext = vscode.extensions.getExtension<ModelSoupsApi>('model-soups.model-soups');
-  assert.ok(ext, 'extension not found');
-  return ext.activate();
-}
+import { getApi } from './suite';
 
 function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
   return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms))]);
