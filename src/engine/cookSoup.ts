@@ -17,7 +17,7 @@ import type { Baseline, IngredientReport, Metrics, SoupReport } from './report';
 import { REPORT_SCHEMA } from './report';
 import type { SoupIngredient } from './soups/method';
 import { getSoupMethod } from './soups/registry';
-import { StreamingMean } from './soups/streamingMean';
+import { prewarmMeanWorker, StreamingMean } from './soups/streamingMean';
 import type { WeightSet } from './soups/weights';
 import { loadWeights, WeightSum } from './soups/weights';
 import { removeStaleTemps, writeAtomically } from './soupOutput';
@@ -57,6 +57,8 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
   // Run ids are folder names and may hold line breaks: one event is one line in every log.
   const progress = (done: number, total: number, message: string) => opts.onProgress?.({ phase, done, total, message: message.replace(/[\r\n]+/g, '⏎') });
 
+  // The averaging thread starts while the scan and the evaluation run.
+  prewarmMeanWorker();
   // --- scan
   progress(0, 1, 'scanning runs');
   const { scan, models } = await inspectWorkspace(workspace, cfg, { signal });

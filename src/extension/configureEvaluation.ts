@@ -23,9 +23,10 @@ export async function configureEvaluation(workspace: string): Promise<vscode.Uri
   const current = isObject(existing.datasets) ? existing.datasets : {};
   const currentShifts = isObject(current.shifts) ? current.shifts : {};
 
-  const datasets = (await vscode.workspace.findFiles(new vscode.RelativePattern(root, '**/*.{npz,npy}'), SKIP, 2000)).map((u) => rel(workspace, u)).sort();
+  // Only .npz: one file holds both x and y (pairs of .npy files are written into the JSON by hand).
+  const datasets = (await vscode.workspace.findFiles(new vscode.RelativePattern(root, '**/*.npz'), SKIP, 2000)).map((u) => rel(workspace, u)).sort();
   if (datasets.length === 0) {
-    void vscode.window.showWarningMessage('Model Soups: no .npz or .npy dataset files were found in the workspace. Add the held-out, test and shift datasets first (arrays x of images and y of labels).');
+    void vscode.window.showWarningMessage('Model Soups: no .npz dataset files were found in the workspace. Add the held-out, test and shift datasets first (np.savez(file, x=images, y=labels)).');
     return undefined;
   }
   const items = (pick?: unknown): FileItem[] => datasets.map((d) => ({ label: d, rel: d, picked: d === pick }));

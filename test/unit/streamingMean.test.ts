@@ -9,7 +9,7 @@ import type { OnnxModelInfo } from '../../src/engine/formats/onnxModel';
 import { readOnnxModel } from '../../src/engine/formats/onnxModel';
 import { OnnxDataType } from '../../src/engine/formats/onnxSchema';
 import { createKernel, SIMD_WASM } from '../../src/engine/soups/simdKernel';
-import { StreamingMean } from '../../src/engine/soups/streamingMean';
+import { StreamingMean, stopIdleWorker } from '../../src/engine/soups/streamingMean';
 import type { WeightArray, WeightSet } from '../../src/engine/soups/weights';
 import { allocWeight, WeightSum } from '../../src/engine/soups/weights';
 import { xorshift } from '../../scripts/bench/zoo';
@@ -130,6 +130,122 @@ describe('streaming uniform mean (StreamingMean)', () => {
     const og = mlpGraph([40, 31, 8, 3]);
     await writeOnnxModel(other, og, (i) => new Float32Array(og.initializers[i].dims.reduce((a, b) => a * b, 1)));
     await assert.rejects(new StreamingMean().mean([models[0], await readOnnxModel(other)]), (err: unknown) => err instanceof SoupError && err.code === 'INCOMPATIBLE');
+  });
+});
+
+describe('streaming uniform mean on two threads (StreamingMean, main thread + worker)', () => {
+  let tmp: string;
+  // 2.6 M float32 (10.4 MB: over the 8 MB from which a worker is used), plus float64 and small tensors.
+  const g = testGraph();
+  g.initializers.push({ name: 'large', dims: [1300, 2000], dataType: OnnxDataType.FLOAT });
+  g.initializers.push({ name: 'large64', dims: [70001], dataType: OnnxDataType.DOUBLE });
+  const members = [0, 1, 2, 3].map((k) => memberWeights(g, k));
+  let models: OnnxModelInfo[];
+
+  before(async () => {
+    tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'soup-streaming2-'));
+    models = [];
+    for (const [k, w] of members.entries()) {
+      const dir = path.join(tmp, `m${k}`);
+      await fsp.mkdir(dir);
+      const file = path.join(dir, 'model.onnx');
+      await writeOnnxModel(file, g, (i) => w[i], { externalData: k % 2 ? 'weights.bin' : undefined });
+      models.push(await readOnnxModel(file));
+    }
+  });
+  after(async () => {
+    await fsp.rm(tmp, { recursive: true, force: true });
+  });
+
+  it('uses the worker for a large model and equals one thread and the in-memory mean, bit for bit', async () => {
+    for (const kernel of ['simd', 'js'] as const) {
+      for (const k of [1, 2, 4]) {
+        const two = new StreamingMean({ kernel });
+        const seen: number[] = [];
+        const mean2 = await two.mean(models.slice(0, k), { onTensor: (done) => seen.push(done) });
+        assert.equal(two.lastThreads, 2, `${kernel} K=${k}: threads`);
+        assert.deepEqual(seen, g.initializers.map((_, i) => i + 1));
+        const one = new StreamingMean({ kernel, threads: 1 });
+        const mean1 = await one.mean(models.slice(0, k));
+        assert.equal(one.lastThreads, 1);
+        assertSameBits(mean2, mean1, `${kernel} K=${k}: 2 threads vs 1`);
+        assertSameBits(mean2, inMemoryMean(members.slice(0, k)), `${kernel} K=${k}: 2 threads vs in memory`);
+      }
+    }
+  });
+
+  it('writes into a given set on two threads, with small chunks (many shared out)', async () => {
+    const out = models[0].weights.map(allocWeight);
+    const sm = new StreamingMean({ chunkElems: CHUNK * 16 });
+    const mean = await sm.mean(models, { out });
+    assert.equal(mean, out);
+    assert.equal(sm.lastThreads, 2);
+    assertSameBits(out, inMemoryMean(members), 'into out');
+  });
+
+  it('falls back to one thread: threads: 1, a small model, worker threads unavailable', async () => {
+    const small = new StreamingMean({ parallelMinBytes: 1e12 });
+    assertSameBits(await small.mean(models.slice(0, 3)), inMemoryMean(members.slice(0, 3)), 'small');
+    assert.equal(small.lastThreads, 1);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const wt = require('node:worker_threads') as { Worker: unknown };
+    await stopIdleWorker();
+    const real = wt.Worker;
+    wt.Worker = class {
+      constructor() {
+        throw new Error('no threads here');
+      }
+    };
+    try {
+      const sm = new StreamingMean();
+      assertSameBits(await sm.mean(models.slice(0, 3)), inMemoryMean(members.slice(0, 3)), 'no worker');
+      assert.equal(sm.lastThreads, 1);
+    } finally {
+      wt.Worker = real;
+    }
+  });
+
+  it('stops mid-mean on abort (CANCELLED), then averages again', async () => {
+    const ac = new AbortController();
+    const sm = new StreamingMean({ chunkElems: CHUNK * 4 });
+    let tensors = 0;
+    await assert.rejects(
+      sm.mean(models, { signal: ac.signal, onTensor: (done) => (tensors = done) === 1 && ac.abort() }),
+      (err: unknown) => err instanceof SoupError && err.code === 'CANCELLED',
+    );
+    assert.equal(sm.lastThreads, 2);
+    assert.ok(tensors < g.initializers.length, `stopped after ${tensors} tensors`);
+    const ac2 = new AbortController();
+    setTimeout(() => ac2.abort(), 1);
+    await assert.rejects(sm.mean(models, { signal: ac2.signal }), (err: unknown) => err instanceof SoupError && err.code === 'CANCELLED');
+    assertSameBits(await sm.mean(models), inMemoryMean(members), 'after cancelling');
+  });
+
+  it('reports a file that shrank mid-cook as INGREDIENT_CHANGED with its path', async () => {
+    const dir = path.join(tmp, 'shrunk');
+    await fsp.mkdir(dir);
+    const file = path.join(dir, 'model.onnx');
+    await writeOnnxModel(file, g, (i) => members[3][i]);
+    const model = await readOnnxModel(file);
+    const large = model.weights.findIndex((w) => w.name === 'large');
+    await fsp.truncate(file, model.weights[large].data.offset + 1000);
+    const sm = new StreamingMean();
+    await assert.rejects(sm.mean([models[0], model, models[2]]), (err: unknown) => err instanceof SoupError && err.code === 'INGREDIENT_CHANGED' && err.file === file);
+    assert.equal(sm.lastThreads, 2);
+    // And when the worker finds it: the main thread is held up in onTensor after its first
+    // chunk (one whole small tensor) while the worker takes the next ones, up to 'big'.
+    await writeOnnxModel(file, g, (i) => members[3][i]);
+    const again = await readOnnxModel(file);
+    const big = again.weights.findIndex((w) => w.name === 'big');
+    await fsp.truncate(file, again.weights[big].data.offset + 1000);
+    const stall = () => {
+      const until = Date.now() + 300;
+      while (Date.now() < until);
+    };
+    await assert.rejects(
+      new StreamingMean({ chunkElems: 1 << 20 }).mean([models[0], again], { onTensor: (done) => done === 1 && stall() }),
+      (err: unknown) => err instanceof SoupError && err.code === 'INGREDIENT_CHANGED' && err.file === file,
+    );
   });
 });
 

@@ -1,8 +1,14 @@
+import { closeSync, openSync, readSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { SoupErrorCode } from '../errors';
 import { SoupError } from '../errors';
 import type { OnnxModelInfo } from '../formats/onnxModel';
 import { OnnxDataType } from '../formats/onnxSchema';
 import type { ChunkKernel } from './simdKernel';
-import { createKernel, KERNEL_LANES } from './simdKernel';
+import type { ShareJob } from './meanWorker';
+import { CTL, processChunks, WORKER_BOOTSTRAP, workerSource } from './meanWorker';
+import { createKernel, KERNEL_LANES, SIMD_WASM } from './simdKernel';
 import type { Chunk, WeightSet } from './weights';
 import { allocWeight, CHUNK_ELEMS, checkSameLayout, chunkSpans, streamChunks, WeightReader } from './weights';
 
@@ -12,6 +18,31 @@ export interface StreamingMeanConfig {
   chunkElems?: number;
   /** 'simd' (WebAssembly, the default, JS where unavailable) or 'js'. */
   kernel?: 'simd' | 'js';
+  /**
+   * 2 (the default where the machine has 2 cores or more): the main thread and one worker thread
+   * share the chunks; 1: the main thread alone. Models smaller than `parallelMinBytes` are
+   * always averaged on the main thread (starting a thread costs more).
+   */
+  threads?: 1 | 2;
+  /** Weight bytes of one model from which a second thread is used. Default 8 MB. */
+  parallelMinBytes?: number;
+}
+
+/** How long the main thread works before letting the event loop in (cancellation, IPC), ms. */
+const YIELD_MS = 10;
+/** Output chunks the worker may have finished ahead of the main thread copying them (256 KB each). */
+const RING_SLOTS = 8;
+
+let compiledSimd: WebAssembly.Module | null | undefined;
+function simdModule(): WebAssembly.Module | null {
+  if (compiledSimd === undefined) {
+    try {
+      compiledSimd = new WebAssembly.Module(SIMD_WASM);
+    } catch {
+      compiledSimd = null;
+    }
+  }
+  return compiledSimd;
 }
 
 /** Options of one {@link StreamingMean.mean} call. */
@@ -36,10 +67,16 @@ export interface MeanOptions {
 export class StreamingMean {
   readonly chunkElems: number;
   readonly kernel: 'simd' | 'js';
+  readonly threads: 1 | 2;
+  readonly parallelMinBytes: number;
+  /** Threads the last {@link mean} call used (1 or 2). */
+  lastThreads = 0;
 
   constructor(config: StreamingMeanConfig = {}) {
     this.chunkElems = config.chunkElems ?? CHUNK_ELEMS;
     this.kernel = config.kernel ?? 'simd';
+    this.threads = config.threads ?? (availableParallelism() > 1 ? 2 : 1);
+    this.parallelMinBytes = config.parallelMinBytes ?? 8 * 1024 * 1024;
     if (this.chunkElems <= 0 || this.chunkElems % KERNEL_LANES) throw new RangeError(`chunkElems must be a positive multiple of ${KERNEL_LANES}`);
   }
 
@@ -68,6 +105,15 @@ export class StreamingMean {
     const outChunk64 = new Float64Array(mem, outAt, E);
 
     const K = models.length;
+    this.lastThreads = 1;
+    const modelBytes = layout.weights.reduce((a, w) => a + w.data.length, 0);
+    if (this.threads === 2 && modelBytes >= this.parallelMinBytes) {
+      const worker = startWorker();
+      if (worker) {
+        this.lastThreads = 2;
+        return this.meanTwoThreads(models, out, kernel, worker, opts);
+      }
+    }
     const readers = models.map((m) => new WeightReader(m));
     const T = layout.weights.length;
     function* chunks(): Generator<Chunk & { member: number }> {
@@ -101,4 +147,238 @@ export class StreamingMean {
     }
     return out;
   }
+
+  /**
+   * The chunks shared between this thread and `worker` (see meanWorker.ts): each thread takes
+   * the next chunk with an atomic counter, sums it in member order and divides it; the worker
+   * hands its means back through a small shared ring that this thread copies into `out`.
+   */
+  private async meanTwoThreads(models: OnnxModelInfo[], out: WeightSet, kernel: ChunkKernel, worker: PendingWorker, opts: MeanOptions): Promise<WeightSet> {
+    const { signal } = opts;
+    const layout = models[0];
+    const E = this.chunkElems;
+    const K = models.length;
+    const T = layout.weights.length;
+    const spans: number[] = [];
+    const left = layout.weights.map(() => 0);
+    for (const [i, w] of layout.weights.entries()) {
+      for (const span of chunkSpans(w, E)) {
+        spans.push(i, span.start, span.count, span.elemBytes);
+        left[i]++;
+      }
+    }
+    const total = spans.length / 4;
+    const ctl = new Int32Array(new SharedArrayBuffer(4 * (CTL.meta + RING_SLOTS)));
+    const ring = new SharedArrayBuffer(E * 4 * RING_SLOTS);
+    const opened = new Map<string, number>();
+    let tensorsDone = 0;
+    let chunksDone = 0;
+    let ok = false;
+    const finished = (w: number) => {
+      chunksDone++;
+      if (--left[w] === 0) opts.onTensor?.(++tensorsDone, T);
+      // A property read: cheap enough for every chunk (an abort from onTensor stops at once).
+      if (signal?.aborted) throw new SoupError('CANCELLED', 'cancelled');
+    };
+    try {
+      const fds = new Int32Array(K * T);
+      const offsets = new Float64Array(K * T);
+      const files: string[] = [];
+      for (const [m, model] of models.entries()) {
+        for (const [i, w] of model.weights.entries()) {
+          const file = w.data.kind === 'inline' ? model.path : w.data.file;
+          let fd = opened.get(file);
+          if (fd === undefined) {
+            fd = openFile(file);
+            opened.set(file, fd);
+          }
+          fds[m * T + i] = fd;
+          offsets[m * T + i] = w.data.offset;
+          files[m * T + i] = file;
+        }
+      }
+      const job: ShareJob = {
+        k: K,
+        tensors: T,
+        chunkElems: E,
+        chunks: Float64Array.from(spans),
+        fds,
+        offsets,
+        files,
+        names: layout.weights.map((w) => w.name),
+        ctl: ctl.buffer as SharedArrayBuffer,
+        ring,
+        ringSlots: RING_SLOTS,
+        module: this.kernel === 'simd' && kernel.simd ? simdModule() : null,
+      };
+      const state = worker.run(job);
+      const out32 = new Float32Array(kernel.memory, E * 8, E);
+      const out64 = new Float64Array(kernel.memory, E * 8, E);
+      /** Copies the worker's finished chunks into `out`; returns the ring head it went up to. */
+      const drain = (): number => {
+        let tail = ctl[CTL.tail];
+        const head = Atomics.load(ctl, CTL.head);
+        if (tail === head) return head;
+        for (; tail < head; tail++) {
+          const s = tail % RING_SLOTS;
+          const c = ctl[CTL.meta + s];
+          const w = spans[4 * c];
+          const count = spans[4 * c + 2];
+          const target = out[w];
+          if (target instanceof Float64Array) target.set(new Float64Array(ring, s * E * 4, count), spans[4 * c + 1]);
+          else target.set(new Float32Array(ring, s * E * 4, count), spans[4 * c + 1]);
+          finished(w);
+        }
+        Atomics.store(ctl, CTL.tail, tail);
+        Atomics.notify(ctl, CTL.tail);
+        return head;
+      };
+      const check = () => {
+        if (signal?.aborted) throw new SoupError('CANCELLED', 'cancelled');
+        if (state.error) throw state.error;
+      };
+      const emit = (_c: number, w: number, start: number, count: number, f64: boolean) => {
+        out[w].set((f64 ? out64 : out32).subarray(0, count), start);
+        finished(w);
+        drain();
+      };
+      try {
+        while (!processChunks(job, kernel, readSync, YIELD_MS, emit)) {
+          drain();
+          await new Promise((resolve) => setImmediate(resolve));
+          check();
+        }
+      } catch (e) {
+        throw toSoupError(e);
+      }
+      // This thread has no chunk left: copy the worker's last ones as they come.
+      for (;;) {
+        const seen = drain();
+        check();
+        if (chunksDone === total) break;
+        if (state.exited) throw new SoupError('READ_FAILED', 'the averaging thread stopped before its share was done');
+        // Wakes when the worker publishes past `seen` (at once if it already has). A pending
+        // waitAsync does not keep Node's event loop alive: a timer does, until the worker's exit.
+        const wait = (Atomics as unknown as AtomicsWaitAsync).waitAsync(ctl, CTL.head, seen, 20);
+        if (wait.async) {
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([wait.value, new Promise((resolve) => (timer = setTimeout(resolve, 20)))]);
+          clearTimeout(timer);
+        }
+      }
+      ok = true;
+    } finally {
+      Atomics.store(ctl, CTL.abort, 1);
+      Atomics.notify(ctl, CTL.tail);
+      await worker.stop(ok);
+      for (const fd of opened.values()) closeSync(fd);
+    }
+    return out;
+  }
+}
+
+/** The averaging worker for one {@link StreamingMean.mean} call. */
+interface PendingWorker {
+  run(job: ShareJob): { error?: SoupError; exited: boolean };
+  /** Ends the call: after a successful mean the worker goes back to the pool; otherwise (cancelled, failed) it is terminated. */
+  stop(reuse: boolean): Promise<void>;
+}
+
+interface PooledWorker {
+  worker: Worker;
+  exited: boolean;
+}
+
+/**
+ * One idle worker kept between calls (unref'd: it never keeps the process alive). Started by
+ * {@link prewarmMeanWorker} (a cook calls it as it starts) so that the first mean does not wait
+ * the ~30 ms a thread takes to start; never at import, so the extension host, which imports the
+ * soup registry for its labels, starts no thread.
+ */
+let idle: PooledWorker | undefined;
+
+function spawn(): PooledWorker | undefined {
+  try {
+    const p: PooledWorker = { worker: new Worker(WORKER_BOOTSTRAP, { eval: true }), exited: false };
+    // A worker that cannot start takes no chunk: the main thread then does them all.
+    p.worker.on('error', () => undefined);
+    p.worker.on('exit', () => {
+      p.exited = true;
+      if (idle === p) idle = undefined;
+    });
+    p.worker.unref();
+    return p;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Starts the idle averaging worker ahead of use, on machines with 2 cores or more. */
+export function prewarmMeanWorker(): void {
+  if (!idle && availableParallelism() > 1) idle = spawn();
+}
+
+/** Terminates the idle averaging worker, if any (e.g. before shutting down; the next mean starts a new one). */
+export async function stopIdleWorker(): Promise<void> {
+  const p = idle;
+  idle = undefined;
+  if (p && !p.exited) await p.worker.terminate();
+}
+
+/** The pooled worker or a new one, or null when worker threads are unavailable. */
+function startWorker(): PendingWorker | null {
+  let p = idle && !idle.exited ? idle : undefined;
+  idle = undefined;
+  p ??= spawn();
+  if (!p) return null;
+  const pooled = p;
+  const { worker } = pooled;
+  worker.ref();
+  const state: { error?: SoupError; exited: boolean; done: boolean } = { exited: false, done: false };
+  const onMessage = (msg: { done?: boolean; error?: { code?: SoupErrorCode; problem: string; file?: string } }) => {
+    if (msg.done) state.done = true;
+    if (msg.error) state.error = new SoupError(msg.error.code ?? 'READ_FAILED', msg.error.code ? msg.error.problem : `averaging thread failed: ${msg.error.problem}`, msg.error.file);
+  };
+  const onExit = () => {
+    state.exited = true;
+  };
+  worker.on('message', onMessage);
+  worker.on('exit', onExit);
+  if (pooled.exited) state.exited = true;
+  return {
+    run(job) {
+      worker.postMessage({ ...job, source: workerSource() });
+      return state;
+    },
+    async stop(reuse) {
+      // The worker posts `done` right after its last chunk: wait for it briefly so it can be reused.
+      for (let i = 0; reuse && i < 50 && !state.done && !state.error && !state.exited; i++) await new Promise((resolve) => setTimeout(resolve, 1));
+      worker.off('message', onMessage);
+      worker.off('exit', onExit);
+      if (reuse && state.done && !state.error && !state.exited && !idle) {
+        worker.unref();
+        idle = pooled;
+      } else if (!state.exited) await worker.terminate();
+    },
+  };
+}
+
+/** Atomics.waitAsync (ES2024; in Node since 16), which this project's lib setting does not declare. */
+interface AtomicsWaitAsync {
+  waitAsync(a: Int32Array, i: number, v: number, ms: number): { async: false; value: string } | { async: true; value: Promise<string> };
+}
+
+function openFile(file: string): number {
+  try {
+    return openSync(file, 'r');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOENT') throw new SoupError('INGREDIENT_CHANGED', 'the file disappeared during the cook; nothing was written', file);
+    throw new SoupError('READ_FAILED', `cannot open (${err.code})`, file);
+  }
+}
+
+function toSoupError(e: unknown): unknown {
+  const err = e as { soupCode?: SoupErrorCode; problem?: string; file?: string };
+  return err && typeof err === 'object' && err.soupCode ? new SoupError(err.soupCode, err.problem ?? '', err.file) : e;
 }

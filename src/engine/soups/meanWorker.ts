@@ -1,0 +1,209 @@
+/**
+ * The read + add + divide loop of {@link StreamingMean} over a share of the chunks, written so
+ * that it runs both on the main thread and in a `worker_threads` Worker started from a code
+ * string (`eval: true`): {@link processChunks} and {@link makeKernel} reference nothing outside
+ * their own bodies (no imports, no module constants, no helpers), so `fn.toString()` is a
+ * complete program whether it comes from tsc, esbuild or a minifier. The worker needs no
+ * separate bundle entry.
+ *
+ * Chunks are shared out dynamically: each thread takes the next chunk index with an atomic add
+ * on a shared counter, so every chunk (and so every element) is read, summed in member order and
+ * divided by exactly one thread: the result does not depend on how the chunks were split.
+ */
+
+/** Slots of the shared control array (Int32Array over {@link ShareJob.ctl}). */
+export const CTL = { next: 0, head: 1, tail: 2, abort: 3, meta: 8 } as const;
+
+/** Everything a thread needs for its share; structured-clonable (it is the worker's workerData). */
+export interface ShareJob {
+  /** Number of members (K). */
+  k: number;
+  /** Number of tensors (T). */
+  tensors: number;
+  /** Elements per float32 chunk (float64 chunks hold half). */
+  chunkElems: number;
+  /** Per chunk: weight index, first element, element count, bytes per element. */
+  chunks: Float64Array;
+  /** File descriptor of member m's tensor w at [m * T + w] (pread is safe from any thread). */
+  fds: Int32Array;
+  /** Byte offset of member m's tensor w in its file, at [m * T + w]. */
+  offsets: Float64Array;
+  /** Path of member m's tensor w's file, at [m * T + w] (for errors). */
+  files: string[];
+  /** Tensor names (for errors). */
+  names: string[];
+  /** Int32 control: next chunk, ring head (worker), ring tail (main), abort flag, then the ring's chunk indices. */
+  ctl: SharedArrayBuffer;
+  /** Ring of finished output chunks, `ringSlots` slots of chunkElems * 4 bytes (worker -> main). */
+  ring: SharedArrayBuffer;
+  ringSlots: number;
+  /** The compiled SIMD kernel, or null for the JS loops. */
+  module: WebAssembly.Module | null;
+}
+
+/** A chunk kernel (see simdKernel.ts): addresses are byte offsets into `memory`. */
+export interface ShareKernel {
+  readonly memory: ArrayBuffer;
+  addF32(acc: number, x: number, n: number): void;
+  addF64(acc: number, x: number, n: number): void;
+  divToF32(out: number, acc: number, n: number, k: number): void;
+  divToF64(out: number, acc: number, n: number, k: number): void;
+}
+
+export type ReadSync = (fd: number, buffer: Uint8Array, offset: number, length: number, position: number) => number;
+
+/**
+ * Takes chunks until none is left (returns true), the abort flag is set (true) or `budgetMs` has
+ * passed (false). Each chunk's float64 sum is in the kernel memory at 0, the member's bytes are
+ * read at chunkElems * 16 and the chunk's mean is left at chunkElems * 8 for `emit`. A file that
+ * ends early throws an Error with `soupCode` 'INGREDIENT_CHANGED', `problem` and `file`.
+ * Self-contained: see the file comment.
+ */
+export function processChunks(job: ShareJob, kern: ShareKernel, readSync: ReadSync, budgetMs: number, emit: (chunk: number, weight: number, start: number, count: number, f64: boolean) => void): boolean {
+  const ctl = new Int32Array(job.ctl);
+  const E = job.chunkElems;
+  const K = job.k;
+  const T = job.tensors;
+  const chunks = job.chunks;
+  const total = chunks.length / 4;
+  const slotAt = E * 16;
+  const outAt = E * 8;
+  const slot = new Uint8Array(kern.memory, slotAt, E * 4);
+  const acc = new Float64Array(kern.memory, 0, E);
+  const started = performance.now();
+  for (;;) {
+    if (Atomics.load(ctl, 3) !== 0) return true;
+    const c = Atomics.add(ctl, 0, 1);
+    if (c >= total) return true;
+    const w = chunks[4 * c];
+    const start = chunks[4 * c + 1];
+    const count = chunks[4 * c + 2];
+    const eb = chunks[4 * c + 3];
+    const bytes = count * eb;
+    acc.fill(0, 0, count);
+    for (let m = 0; m < K; m++) {
+      const i = m * T + w;
+      const fd = job.fds[i];
+      const pos = job.offsets[i] + start * eb;
+      for (let done = 0; done < bytes; ) {
+        const n = readSync(fd, slot, done, bytes - done, pos + done);
+        if (n === 0) {
+          const problem = `file ended while reading weight "${job.names[w]}" (changed during the cook?)`;
+          throw Object.assign(new Error(`${job.files[i]}: ${problem}`), { soupCode: 'INGREDIENT_CHANGED', problem, file: job.files[i] });
+        }
+        done += n;
+      }
+      if (eb === 8) kern.addF64(0, slotAt, count);
+      else kern.addF32(0, slotAt, count);
+    }
+    if (eb === 8) kern.divToF64(outAt, 0, count, K);
+    else kern.divToF32(outAt, 0, count, K);
+    emit(c, w, start, count, eb === 8);
+    if (performance.now() - started > budgetMs) return false;
+  }
+}
+
+/**
+ * A kernel over a fresh memory of `bytes` bytes: the SIMD module when given, else JS loops doing
+ * the same IEEE operations in the same order (as simdKernel.ts). Self-contained: see the file comment.
+ */
+export function makeKernel(module: WebAssembly.Module | null, bytes: number): ShareKernel {
+  const up = (n: number) => Math.ceil(n / 4) * 4;
+  if (module) {
+    const memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(bytes / 65536)) });
+    const e = new WebAssembly.Instance(module, { e: { m: memory } }).exports as Record<string, (...a: number[]) => void>;
+    return {
+      memory: memory.buffer,
+      addF32: (acc, x, n) => e.addF32(acc, x, up(n)),
+      addF64: (acc, x, n) => e.addF64(acc, x, up(n)),
+      divToF32: (out, acc, n, k) => e.divToF32(out, acc, up(n), k),
+      divToF64: (out, acc, n, k) => e.divToF64(out, acc, up(n), k),
+    };
+  }
+  const memory = new ArrayBuffer(bytes);
+  const f32 = new Float32Array(memory);
+  const f64 = new Float64Array(memory, 0, memory.byteLength >> 3);
+  return {
+    memory,
+    addF32(acc, x, n) {
+      const a = acc >> 3;
+      const b = x >> 2;
+      for (let j = 0; j < n; j++) f64[a + j] += f32[b + j];
+    },
+    addF64(acc, x, n) {
+      const a = acc >> 3;
+      const b = x >> 3;
+      for (let j = 0; j < n; j++) f64[a + j] += f64[b + j];
+    },
+    divToF32(out, acc, n, k) {
+      const o = out >> 2;
+      const a = acc >> 3;
+      for (let j = 0; j < n; j++) f32[o + j] = f64[a + j] / k;
+    },
+    divToF64(out, acc, n, k) {
+      const o = out >> 3;
+      const a = acc >> 3;
+      for (let j = 0; j < n; j++) f64[o + j] = f64[a + j] / k;
+    },
+  };
+}
+
+/**
+ * The worker's main: takes chunks until none is left, handing each mean to the main thread
+ * through the ring (waiting for a free slot), then posts `{ done: true }`; on failure posts
+ * `{ error: { code, problem, file } }`. Self-contained: `processChunks` and `makeKernel` come
+ * in as arguments (module-level names may be renamed by a minifier).
+ */
+function workerMain(job: ShareJob, run: typeof processChunks, kernelOf: typeof makeKernel): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { parentPort } = require('node:worker_threads') as typeof import('node:worker_threads');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { readSync } = require('node:fs') as typeof import('node:fs');
+  const E = job.chunkElems;
+  const R = job.ringSlots;
+  const ctl = new Int32Array(job.ctl);
+  const ring = new Uint8Array(job.ring);
+  try {
+    const kern = kernelOf(job.module, E * 20);
+    const emit = (c: number, _w: number, _start: number, count: number, f64: boolean) => {
+      const head = ctl[1];
+      for (;;) {
+        const tail = Atomics.load(ctl, 2);
+        if (head - tail < R) break;
+        if (Atomics.load(ctl, 3) !== 0) return;
+        Atomics.wait(ctl, 2, tail, 100);
+      }
+      const s = head % R;
+      ring.set(new Uint8Array(kern.memory, E * 8, count * (f64 ? 8 : 4)), s * E * 4);
+      ctl[8 + s] = c;
+      Atomics.store(ctl, 1, head + 1);
+      Atomics.notify(ctl, 1);
+    };
+    while (!run(job, kern, readSync, 1e9, emit));
+    parentPort?.postMessage({ done: true });
+  } catch (e) {
+    const err = e as { soupCode?: string; problem?: string; file?: string; message?: string };
+    parentPort?.postMessage({ error: { code: err.soupCode, problem: err.problem ?? String(err.message ?? e), file: err.file } });
+  }
+}
+
+/**
+ * The worker's program: an expression whose value is `(job) => void`, for the bootstrap of
+ * {@link WORKER_BOOTSTRAP} to evaluate (built from the functions above, so it is whatever code
+ * the bundler or compiler produced for them).
+ */
+export function workerSource(): string {
+  return `((job) => (${workerMain.toString()})(job,\n(${processChunks.toString()}),\n(${makeKernel.toString()})))`;
+}
+
+/**
+ * A worker started with this (`eval: true`) runs each message it gets: a {@link ShareJob} plus
+ * `source` ({@link workerSource}), which it evaluates once (direct eval: `require` stays in scope).
+ */
+export const WORKER_BOOTSTRAP = `'use strict';
+let run, source;
+require('node:worker_threads').parentPort.on('message', (job) => {
+  if (job.source !== source) { run = eval(job.source); source = job.source; }
+  run(job);
+});
+`;
