@@ -40,6 +40,8 @@ export interface ModelSoupsApi {
   panels(): PanelInfo[];
   /** Fires when a results panel's webview has drawn its report. */
   onPanelRendered: vscode.Event<PanelInfo>;
+  /** What VS Code does after a window reload: hands a bare panel and its saved state to the serializer. */
+  restorePanel(panel: vscode.WebviewPanel, state: unknown): Promise<void>;
 }
 
 export function createApi(model: WorkspaceModel, tree: IngredientsTree, cooks: CookController, panels: ResultsPanels): ModelSoupsApi {
@@ -62,5 +64,6 @@ export function createApi(model: WorkspaceModel, tree: IngredientsTree, cooks: C
     onJobProgress: cooks.onProgress,
     panels: () => panels.list(),
     onPanelRendered: panels.onDidRender,
+    restorePanel: (panel, state) => panels.deserializeWebviewPanel(panel, state),
   };
 }
