@@ -671,6 +671,7 @@ async function runUiDrive({ browser, node, codeServer, runDir }) {
         url: workbenchUrl(server, { withTests: false }),
         resultsDir,
         suffix: theme.suffix,
+        theme: name,
         log: (message) => log(`  ui(${name}): ${message}`),
       });
     } catch (err) {
