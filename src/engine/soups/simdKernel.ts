@@ -1,3 +1,4 @@
+import { makeKernel } from './meanWorker';
 /**
  * The arithmetic of a uniform soup over one chunk of elements, in two interchangeable versions:
  * a hand-assembled WebAssembly SIMD module (2 float64 lanes per instruction, ~100 bytes) and the
@@ -27,55 +28,11 @@ export interface ChunkKernel {
 /** Element counts are processed in groups of this many (the padding every buffer must allow). */
 export const KERNEL_LANES = 4;
 
-const roundUp = (n: number) => Math.ceil(n / KERNEL_LANES) * KERNEL_LANES;
-
 /** A kernel over a fresh memory of at least `bytes` bytes: WebAssembly SIMD when available, else JS. */
 export function createKernel(bytes: number, prefer: 'simd' | 'js' = 'simd'): ChunkKernel {
-  if (prefer === 'simd') {
-    const module = simdModule();
-    if (module) {
-      const memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(bytes / 65536)) });
-      const e = new WebAssembly.Instance(module, { e: { m: memory } }).exports as Record<string, (...a: number[]) => void>;
-      return {
-        memory: memory.buffer,
-        simd: true,
-        addF32: (acc, x, n) => e.addF32(acc, x, roundUp(n)),
-        addF64: (acc, x, n) => e.addF64(acc, x, roundUp(n)),
-        divToF32: (out, acc, n, k) => e.divToF32(out, acc, roundUp(n), k),
-        divToF64: (out, acc, n, k) => e.divToF64(out, acc, roundUp(n), k),
-      };
-    }
-  }
-  return jsKernel(new ArrayBuffer(bytes));
-}
-
-function jsKernel(memory: ArrayBuffer): ChunkKernel {
-  const f32 = new Float32Array(memory);
-  const f64 = new Float64Array(memory, 0, memory.byteLength >> 3);
-  return {
-    memory,
-    simd: false,
-    addF32(acc, x, n) {
-      const a = acc >> 3;
-      const b = x >> 2;
-      for (let j = 0; j < n; j++) f64[a + j] += f32[b + j];
-    },
-    addF64(acc, x, n) {
-      const a = acc >> 3;
-      const b = x >> 3;
-      for (let j = 0; j < n; j++) f64[a + j] += f64[b + j];
-    },
-    divToF32(out, acc, n, k) {
-      const o = out >> 2;
-      const a = acc >> 3;
-      for (let j = 0; j < n; j++) f32[o + j] = f64[a + j] / k;
-    },
-    divToF64(out, acc, n, k) {
-      const o = out >> 3;
-      const a = acc >> 3;
-      for (let j = 0; j < n; j++) f64[o + j] = f64[a + j] / k;
-    },
-  };
+  // One implementation for both threads: the worker's self-contained makeKernel.
+  const module = prefer === 'simd' ? simdModule() : null;
+  return { ...makeKernel(module, bytes), simd: module !== null };
 }
 
 let compiled: WebAssembly.Module | null | undefined;
