@@ -3,13 +3,13 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { BuildGraph } from '../../src/engine/formats/onnxBuild';
-import { mlpGraph, writeOnnxModel } from '../../src/engine/formats/onnxBuild';
+import { mlpGraph } from '../../src/engine/formats/onnxBuild';
 import type { OnnxModelInfo } from '../../src/engine/formats/onnxModel';
-import { readOnnxModel } from '../../src/engine/formats/onnxModel';
 import { OnnxDataType } from '../../src/engine/formats/onnxSchema';
 import type { WeightArray, WeightSet } from '../../src/engine/soups/weights';
 import { loadWeights, WeightSum } from '../../src/engine/soups/weights';
 import { xorshift } from '../../scripts/bench/zoo';
+import { inMemoryMean, writeMembers } from './helpers/members';
 
 /**
  * A graph with tensors of very different sizes (the largest in the middle, so the shared scratch
@@ -32,17 +32,6 @@ function memberWeights(g: BuildGraph, k: number): WeightSet {
   });
 }
 
-/** The reference: float64 running sums in member order, divided once, stored in the tensor's type. */
-function inMemoryMean(members: WeightSet[]): WeightSet {
-  return members[0].map((first, i) => {
-    const sum = new Float64Array(first.length);
-    for (const m of members) for (let j = 0; j < sum.length; j++) sum[j] += m[i][j];
-    const out = first instanceof Float64Array ? new Float64Array(sum.length) : new Float32Array(sum.length);
-    for (let j = 0; j < sum.length; j++) out[j] = sum[j] / members.length;
-    return out;
-  });
-}
-
 describe('streamed averaging (WeightSum)', () => {
   let tmp: string;
   const g = testGraph();
@@ -51,15 +40,7 @@ describe('streamed averaging (WeightSum)', () => {
 
   before(async () => {
     tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'soup-average-'));
-    models = [];
-    for (const [k, w] of members.entries()) {
-      const dir = path.join(tmp, `m${k}`);
-      await fsp.mkdir(dir);
-      // Alternate inline and external storage: the average must not depend on where bytes live.
-      const file = path.join(dir, 'model.onnx');
-      await writeOnnxModel(file, g, (i) => w[i], { externalData: k % 2 ? 'weights.bin' : undefined });
-      models.push(await readOnnxModel(file));
-    }
+    models = await writeMembers(tmp, g, members);
   });
   after(async () => {
     await fsp.rm(tmp, { recursive: true, force: true });

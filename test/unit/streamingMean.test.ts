@@ -13,6 +13,7 @@ import { StreamingMean, stopIdleWorker } from '../../src/engine/soups/streamingM
 import type { WeightArray, WeightSet } from '../../src/engine/soups/weights';
 import { allocWeight, WeightSum } from '../../src/engine/soups/weights';
 import { xorshift } from '../../scripts/bench/zoo';
+import { inMemoryMean, writeMembers } from './helpers/members';
 
 /** Small chunks, so that the test tensors are smaller than, equal to and larger than one chunk. */
 const CHUNK = 256;
@@ -42,17 +43,6 @@ function memberWeights(g: BuildGraph, k: number): WeightSet {
   });
 }
 
-/** The reference: float64 running sums in member order from 0, divided once, stored in the tensor's type. */
-function inMemoryMean(members: WeightSet[]): WeightSet {
-  return members[0].map((first, i) => {
-    const sum = new Float64Array(first.length);
-    for (const m of members) for (let j = 0; j < sum.length; j++) sum[j] += m[i][j];
-    const out = first instanceof Float64Array ? new Float64Array(sum.length) : new Float32Array(sum.length);
-    for (let j = 0; j < sum.length; j++) out[j] = sum[j] / members.length;
-    return out;
-  });
-}
-
 /** Bit-for-bit equality of two weight sets (distinguishes -0 from +0 and NaN payloads). */
 function assertSameBits(actual: WeightSet, expected: WeightSet, what: string): void {
   assert.equal(actual.length, expected.length, what);
@@ -72,15 +62,7 @@ describe('streaming uniform mean (StreamingMean)', () => {
 
   before(async () => {
     tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'soup-streaming-'));
-    models = [];
-    for (const [k, w] of members.entries()) {
-      const dir = path.join(tmp, `m${k}`);
-      await fsp.mkdir(dir);
-      const file = path.join(dir, 'model.onnx');
-      // Alternate inline and external storage: the mean must not depend on where bytes live.
-      await writeOnnxModel(file, g, (i) => w[i], { externalData: k % 2 ? 'weights.bin' : undefined });
-      models.push(await readOnnxModel(file));
-    }
+    models = await writeMembers(tmp, g, members);
   });
   after(async () => {
     await fsp.rm(tmp, { recursive: true, force: true });
@@ -144,14 +126,7 @@ describe('streaming uniform mean on two threads (StreamingMean, main thread + wo
 
   before(async () => {
     tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'soup-streaming2-'));
-    models = [];
-    for (const [k, w] of members.entries()) {
-      const dir = path.join(tmp, `m${k}`);
-      await fsp.mkdir(dir);
-      const file = path.join(dir, 'model.onnx');
-      await writeOnnxModel(file, g, (i) => w[i], { externalData: k % 2 ? 'weights.bin' : undefined });
-      models.push(await readOnnxModel(file));
-    }
+    models = await writeMembers(tmp, g, members);
   });
   after(async () => {
     await fsp.rm(tmp, { recursive: true, force: true });
