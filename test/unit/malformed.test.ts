@@ -20,6 +20,7 @@ import { readOnnxModel } from '../../src/engine/formats/onnxModel';
 import { readSafetensors } from '../../src/engine/formats/safetensors';
 import { loadWeights } from '../../src/engine/soups/weights';
 import { encodeNpy, encodeZip, smallDataset, smallSafetensors } from './fuzz/builders';
+import { varint } from './fuzz/mutators';
 import { assertTypedError, expectSoupError } from './fuzz/outcome';
 
 const REPO = path.resolve(__dirname, '../../..');
@@ -511,17 +512,6 @@ describe('malformed inputs: each reader names the file and the problem', () => {
   });
 });
 
-function varint(v: number | bigint): Buffer {
-  let x = BigInt(v);
-  const out: number[] = [];
-  do {
-    let b = Number(x & 0x7fn);
-    x >>= 7n;
-    if (x > 0n) b |= 0x80;
-    out.push(b);
-  } while (x > 0n);
-  return Buffer.from(out);
-}
 
 function tag(field: number, wireType: number): Buffer {
   return varint(field * 8 + wireType);

@@ -15,10 +15,10 @@ const BOUNDARIES: readonly bigint[] = [
   0xfffffffen, 0xffffffffn, 0x100000000n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 63n - 1n, 2n ** 63n, 2n ** 64n - 1n,
 ];
 
-/** Protobuf varints of boundary values (ONNX lengths, dims, tags). */
-function varint(v: bigint): Buffer {
+/** A protobuf varint of any unsigned 64-bit value (bigint: boundary values past 2^53). */
+export function varint(v: number | bigint): Buffer {
   const out: number[] = [];
-  let x = v;
+  let x = BigInt(v);
   do {
     let b = Number(x & 0x7fn);
     x >>= 7n;
