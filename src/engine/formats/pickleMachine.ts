@@ -147,6 +147,8 @@ export function unpickle(data: Uint8Array, resolver: PickleResolver, limits: Pic
     return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
   };
 
+  // Note: `stack` is reassigned by MARK/popMark, so every case pops the mark before `stack.push`
+  // (JS reads `stack` before evaluating push's argument).
   for (;;) {
     if (pos >= data.length) fail('the pickle ends without STOP');
     const op = data[pos++];
@@ -219,21 +221,21 @@ export function unpickle(data: Uint8Array, resolver: PickleResolver, limits: Pic
       case BINBYTES: stack.push(new PyBytes(bytes(u32()))); break;
       case BINBYTES8: case BYTEARRAY8: stack.push(new PyBytes(bytes(u64()))); break;
       case EMPTY_TUPLE: stack.push(new PyTuple([])); break;
-      case TUPLE: stack.push(new PyTuple(popMark())); break;
+      case TUPLE: { const t = new PyTuple(popMark()); stack.push(t); break; }
       case TUPLE1: { const a = pop(); stack.push(new PyTuple([a])); break; }
       case TUPLE2: { const b = pop(); const a = pop(); stack.push(new PyTuple([a, b])); break; }
       case TUPLE3: { const c = pop(); const b = pop(); const a = pop(); stack.push(new PyTuple([a, b, c])); break; }
       case EMPTY_LIST: stack.push(new PyList()); break;
-      case LIST: { const l = new PyList(); pushAll(l.items, popMark()); stack.push(l); break; }
+      case LIST: { const items = popMark(); const l = new PyList(); pushAll(l.items, items); stack.push(l); break; }
       case APPEND: { const v = pop(); appendItems(top(), [v]); break; }
       case APPENDS: { const items = popMark(); appendItems(top(), items); break; }
       case EMPTY_DICT: stack.push(new PyDict()); break;
-      case DICT: { const d = new PyDict(); setItems(d, popMark()); stack.push(d); break; }
+      case DICT: { const items = popMark(); const d = new PyDict(); setItems(d, items); stack.push(d); break; }
       case SETITEM: { const v = pop(); const k = pop(); setItems(top(), [k, v]); break; }
       case SETITEMS: { const items = popMark(); setItems(top(), items); break; }
       case EMPTY_SET: stack.push(new PySet()); break;
       case ADDITEMS: { const items = popMark(); appendItems(top(), items); break; }
-      case FROZENSET: { const s = new PySet(); pushAll(s.items, popMark()); stack.push(s); break; }
+      case FROZENSET: { const items = popMark(); const s = new PySet(); pushAll(s.items, items); stack.push(s); break; }
       case GLOBAL: {
         const module = line();
         const name = line();
