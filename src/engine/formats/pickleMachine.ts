@@ -92,8 +92,9 @@ export function unpickle(data: Uint8Array, resolver: PickleResolver, limits: Pic
   };
   const bytes = (n: number): Uint8Array => data.subarray(need(n), pos);
   const text = (n: number): string => {
+    const raw = bytes(n);
     try {
-      return utf8.decode(bytes(n));
+      return utf8.decode(raw);
     } catch {
       return fail('a string is not valid UTF-8');
     }

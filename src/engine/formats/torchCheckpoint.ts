@@ -167,7 +167,11 @@ async function readPickle(zip: ZipDirectory): Promise<{ archive: string; byteOrd
 /** The state dict: the top object itself, or under a wrapper key (at most three levels down). */
 function findStateDict(root: PyValue, fail: (code: 'CHECKPOINT_INVALID' | 'CHECKPOINT_UNSAFE', problem: string) => never): { path: string[]; dict: PyDict } {
   const unsafe = (v: PyOpaque, where: string): never =>
-    fail(v.how === 'unsupported' ? 'CHECKPOINT_INVALID' : 'CHECKPOINT_UNSAFE', `${where} is ${describePy(v)} (pickle calls ${v.global}); nothing was executed`);
+    v.how === 'unsupported'
+      ? fail('CHECKPOINT_INVALID', `${where} is built by ${v.global}, which is not supported`)
+      : v.how === 'call'
+        ? fail('CHECKPOINT_UNSAFE', `pickle calls ${v.global} to build ${where}; nothing was executed`)
+        : fail('CHECKPOINT_INVALID', `${where} is a pickled ${v.global} object (torch.save of a whole module?), not a state dict; save model.state_dict() instead`);
   if (root instanceof PyOpaque) unsafe(root, 'the checkpoint');
   let node: PyValue = root;
   const path: string[] = [];

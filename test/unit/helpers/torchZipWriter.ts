@@ -37,9 +37,14 @@ export class PickleWriter {
     return this.raw(0x58, len, body);
   }
   int(n: number): this {
-    const b = Buffer.alloc(4);
-    b.writeInt32LE(n);
-    return this.raw(0x4a, b);
+    if (n >= -(2 ** 31) && n < 2 ** 31) {
+      const b = Buffer.alloc(4);
+      b.writeInt32LE(n);
+      return this.raw(0x4a, b);
+    }
+    const b = Buffer.alloc(8);
+    b.writeBigInt64LE(BigInt(n));
+    return this.raw(0x8a, 8, b); // LONG1
   }
   global(module: string, name: string): this {
     return this.raw(0x63, Buffer.from(`${module}\n${name}\n`, 'latin1'));
