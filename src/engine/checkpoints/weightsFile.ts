@@ -10,7 +10,7 @@ import { SoupError } from '../errors';
 import { readSafetensorsHeader } from '../formats/safetensors';
 import { contiguousStrides, type TensorEntry } from '../formats/tensorRead';
 import { readTorchWeights, type TrainingState } from '../formats/torchCheckpoint';
-import { readAt } from '../formats/zipDirectory';
+import { readAt } from '../formats/positionedRead';
 
 /** How the weights are stored. */
 export type WeightsFormat = 'safetensors' | 'safetensors-sharded' | 'torch' | 'torch-sharded';

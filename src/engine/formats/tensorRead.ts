@@ -9,7 +9,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { SoupError } from '../errors';
 import type { TensorData } from './safetensors';
 import { dtypeSize, floatsInto, isFloatDtype, viewAsDtype, type TensorDtype } from './tensorDtypes';
-import { readAt } from './zipDirectory';
+import { readAt } from './positionedRead';
 
 /** One tensor of a checkpoint: its type, shape and where its elements are. Nothing is read yet. */
 export interface TensorEntry {

@@ -10,14 +10,14 @@
  * are fine outside that path (Lightning `hyper_parameters` holding a user class); on it, or as
  * a tensor of the state dict, the file is refused as CHECKPOINT_UNSAFE naming the global.
  */
-import { promises as fsp } from 'node:fs';
 import { SoupError } from '../errors';
 import { PickleError, unpickle } from './pickleMachine';
 import { PyDict, PyOpaque, describePy, type PyValue } from './pickleValues';
 import { dtypeSize } from './tensorDtypes';
 import { TensorReader, type TensorEntry } from './tensorRead';
 import { TorchPickleResolver, TorchStorageRef, TorchTensorRef } from './torchPickle';
-import { closeZip, entryDataOffset, looksLikeZip, openZip, readAt, readZipEntry, type ZipDirectory } from './zipDirectory';
+import { openForReading, readAt } from './positionedRead';
+import { closeZip, entryDataOffset, looksLikeZip, openZip, readZipEntry, type ZipDirectory } from './zipDirectory';
 
 /** Largest `data.pkl` read (the pickle holds structure only; tensors are separate entries). */
 export const MAX_PICKLE_BYTES = 512 * 1024 * 1024;
@@ -126,7 +126,7 @@ async function openTorchZip(file: string): Promise<ZipDirectory> {
 }
 
 async function notAZip(file: string, zipError: SoupError): Promise<SoupError> {
-  const handle = await fsp.open(file, 'r');
+  const handle = await openForReading(file);
   try {
     const size = (await handle.stat()).size;
     const head = await readAt(handle, file, 0, Math.min(size, 512));

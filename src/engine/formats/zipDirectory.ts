@@ -7,11 +7,11 @@
  * Written for PyTorch zip checkpoints (stored entries, 64-byte aligned data) but independent of
  * them: `.npz` reading could share it (pass `code: 'NPZ_INVALID'`).
  */
-import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as zlib from 'node:zlib';
 import { SoupError, type SoupErrorCode } from '../errors';
 import { crc32 } from './npz';
+import { openForReading, readAt } from './positionedRead';
 
 /** One entry of the central directory. */
 export interface ZipEntry {
@@ -119,27 +119,6 @@ export async function readZipEntry(zip: ZipDirectory, entry: ZipEntry, maxBytes:
   }
   if (crc32(out) !== entry.crc) fail('CRC-32 mismatch: the data is corrupt');
   return out;
-}
-
-/** Reads exactly `length` bytes at `position` into a fresh buffer (positioned reads, chunked). */
-export async function readAt(handle: FileHandle, file: string, position: number, length: number): Promise<Uint8Array> {
-  const out = new Uint8Array(length);
-  for (let done = 0; done < length; ) {
-    const { bytesRead } = await handle.read(out, done, Math.min(1 << 28, length - done), position + done);
-    if (bytesRead === 0) throw new SoupError('READ_FAILED', `file ended early (read ${done} of ${length} bytes at ${position})`, file);
-    done += bytesRead;
-  }
-  return out;
-}
-
-async function openForReading(file: string): Promise<FileHandle> {
-  try {
-    return await fsp.open(file, 'r');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new SoupError('FILE_NOT_FOUND', 'file not found', file);
-    throw new SoupError('READ_FAILED', `cannot open (${code ?? (err as Error).message})`, file);
-  }
 }
 
 async function readCentralDirectory(handle: FileHandle, file: string, fileSize: number, options: ZipOptions): Promise<Map<string, ZipEntry>> {
