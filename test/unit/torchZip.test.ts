@@ -78,6 +78,23 @@ describe('torch zip checkpoints written by hand', function () {
     }
   });
 
+  it('reads a sharded pytorch_model.bin set through its index, and refuses a stale index', async () => {
+    const shardDir = path.join(dir, 'sharded');
+    await fsp.mkdir(shardDir);
+    await fsp.writeFile(path.join(shardDir, 'pytorch_model-00001-of-00002.bin'), torchZip(stateDictPickle([VIEWS[0]]), [STORAGE]));
+    await fsp.writeFile(path.join(shardDir, 'pytorch_model-00002-of-00002.bin'), torchZip(stateDictPickle([VIEWS[2]]), [STORAGE]));
+    const index = path.join(shardDir, 'pytorch_model.bin.index.json');
+    const weightMap = { w: 'pytorch_model-00001-of-00002.bin', row1: 'pytorch_model-00002-of-00002.bin' };
+    await fsp.writeFile(index, JSON.stringify({ metadata: { total_size: 64 }, weight_map: weightMap }));
+    const table = await openWeights(index);
+    assert.equal(table.format, 'torch-sharded');
+    assert.deepEqual(table.tensors.map((t) => [t.name, path.basename(t.file)]), Object.entries(weightMap));
+    await fsp.writeFile(index, JSON.stringify({ weight_map: { ...weightMap, extra: 'pytorch_model-00001-of-00002.bin' } }));
+    await expectSoupError(() => openWeights(index), 'CHECKPOINT_INVALID', index, /weight_map names tensor "extra"/);
+    await fsp.writeFile(index, JSON.stringify({ weight_map: { w: '../elsewhere.bin' } }));
+    await expectSoupError(() => openWeights(index), 'CHECKPOINT_INVALID', index, /outside the index's folder/);
+  });
+
   it('finds the state dict under a {"model": ...} wrapper and ignores placeholders beside it', async () => {
     const p = new PickleWriter().emptyDict().mark();
     p.str('args').global('argparse', 'Namespace').emptyTuple().raw(0x81).emptyDict().raw(0x62); // NEWOBJ + BUILD
