@@ -43,33 +43,58 @@ const WIRE_FIXED32 = 5;
  * Non-scalar tensors and tensor dtypes other than float/double are ignored, not errors.
  */
 export function decodeEvent(data: Uint8Array, wanted?: ReadonlySet<string>): DecodedEvent {
-  const r = Reader.create(data);
+  return decodeEventAt(Reader.create(data), 0, data.length, wanted);
+}
+
+/**
+ * {@link decodeEvent} of `r.buf[start, end)`, reusing `r` (one Reader per buffer, not per record:
+ * a scan decodes millions of events). Sub-messages are read by narrowing `r.len`, not by copying.
+ */
+export function decodeEventAt(r: Reader, start: number, end: number, wanted?: ReadonlySet<string>): DecodedEvent {
+  r.pos = start;
+  r.len = end;
   const out: DecodedEvent = { step: 0, wallTime: 0, scalars: [] };
-  while (r.pos < r.len) {
+  while (r.pos < end) {
     const key = r.uint32();
     const field = key >>> 3;
     const wt = key & 7;
     if (field === EVENT.wallTime && wt === WIRE_FIXED64) out.wallTime = r.double();
     else if (field === EVENT.step && wt === WIRE_VARINT) out.step = longToNumber(r.int64());
-    else if (field === EVENT.summary && wt === WIRE_BYTES) decodeSummary(sub(r), wanted, out.scalars);
+    else if (field === EVENT.summary && wt === WIRE_BYTES) {
+      const outer = enter(r);
+      decodeSummary(r, wanted, out.scalars);
+      leave(r, outer);
+    }
     else r.skipType(wt, 0, field);
   }
   return out;
 }
 
-/** A Reader over the next length-delimited field; the outer reader moves past it. */
-function sub(r: Reader): Reader {
+/**
+ * Narrows `r.len` to the next length-delimited field and returns the outer limit; pair with
+ * {@link leave}. Reading sub-messages in place saves a Reader and a buffer view per field.
+ */
+function enter(r: Reader): number {
   const len = r.uint32();
-  const start = r.pos;
-  r.skip(len);
-  return Reader.create(r.buf.subarray(start, start + len));
+  const outer = r.len;
+  if (r.pos + len > outer) throw new RangeError(`field of ${len} bytes runs past its message`);
+  r.len = r.pos + len;
+  return outer;
+}
+
+/** Moves `r` past the field {@link enter} narrowed it to and restores the outer limit. */
+function leave(r: Reader, outer: number): void {
+  r.pos = r.len;
+  r.len = outer;
 }
 
 function decodeSummary(r: Reader, wanted: ReadonlySet<string> | undefined, into: EventScalar[]): void {
   while (r.pos < r.len) {
     const key = r.uint32();
     if (key >>> 3 === SUMMARY_VALUE && (key & 7) === WIRE_BYTES) {
-      const scalar = decodeValue(sub(r), wanted);
+      const outer = enter(r);
+      const scalar = decodeValue(r, wanted);
+      leave(r, outer);
       if (scalar) into.push(scalar);
     } else r.skipType(key & 7, 0, key >>> 3);
   }
@@ -78,19 +103,26 @@ function decodeSummary(r: Reader, wanted: ReadonlySet<string> | undefined, into:
 function decodeValue(r: Reader, wanted: ReadonlySet<string> | undefined): EventScalar | undefined {
   let tag: string | undefined;
   let simple: number | undefined;
-  let tensor: Reader | undefined;
+  let tensorAt = -1;
   while (r.pos < r.len) {
     const key = r.uint32();
     const field = key >>> 3;
     const wt = key & 7;
     if (field === VALUE.tag && wt === WIRE_BYTES) tag = r.string();
     else if (field === VALUE.simpleValue && wt === WIRE_FIXED32) simple = r.float();
-    else if (field === VALUE.tensor && wt === WIRE_BYTES) tensor = sub(r);
-    else r.skipType(wt, 0, field);
+    else if (field === VALUE.tensor && wt === WIRE_BYTES) {
+      // Decoded only if the tag is wanted, which may come after it.
+      tensorAt = r.pos;
+      r.skipType(wt, 0, field);
+    } else r.skipType(wt, 0, field);
   }
   if (tag === undefined || (wanted && !wanted.has(tag))) return undefined;
   if (simple !== undefined) return { tag, value: simple, float32: true };
-  const t = tensor && decodeScalarTensor(tensor);
+  if (tensorAt < 0) return undefined;
+  r.pos = tensorAt;
+  const outer = enter(r);
+  const t = decodeScalarTensor(r);
+  leave(r, outer);
   return t && { tag, ...t };
 }
 
@@ -106,7 +138,11 @@ function decodeScalarTensor(r: Reader): { value: number; float32: boolean } | un
     const field = key >>> 3;
     const wt = key & 7;
     if (field === TENSOR.dtype && wt === WIRE_VARINT) dtype = r.int32();
-    else if (field === TENSOR.shape && wt === WIRE_BYTES) elements = shapeElements(sub(r));
+    else if (field === TENSOR.shape && wt === WIRE_BYTES) {
+      const outer = enter(r);
+      elements = shapeElements(r);
+      leave(r, outer);
+    }
     else if (field === TENSOR.content && wt === WIRE_BYTES) content = r.bytes();
     else if (field === TENSOR.floatVal && wt === WIRE_BYTES) r.floats(floats);
     else if (field === TENSOR.floatVal && wt === WIRE_FIXED32) floats.push(r.float());
@@ -132,12 +168,15 @@ function shapeElements(r: Reader): number {
   while (r.pos < r.len) {
     const key = r.uint32();
     if (key >>> 3 === SHAPE_DIM && (key & 7) === WIRE_BYTES) {
-      const d = sub(r);
-      while (d.pos < d.len) {
-        const dk = d.uint32();
-        if (dk >>> 3 === DIM_SIZE && (dk & 7) === WIRE_VARINT) n *= longToNumber(d.int64());
-        else d.skipType(dk & 7, 0, dk >>> 3);
+      const outer = enter(r);
+      let size = 1;
+      while (r.pos < r.len) {
+        const dk = r.uint32();
+        if (dk >>> 3 === DIM_SIZE && (dk & 7) === WIRE_VARINT) size = longToNumber(r.int64());
+        else r.skipType(dk & 7, 0, dk >>> 3);
       }
+      leave(r, outer);
+      n *= size;
     } else r.skipType(key & 7, 0, key >>> 3);
   }
   return n;

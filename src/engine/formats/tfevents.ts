@@ -14,7 +14,8 @@
 import { promises as fsp } from 'node:fs';
 import { SoupError, throwIfAborted } from '../errors';
 import { maskedCrc32c } from './crc32c';
-import { decodeEvent } from './tfeventProto';
+import { Reader } from 'protobufjs';
+import { decodeEventAt } from './tfeventProto';
 
 /** Records longer than this are skipped unread (scalar events are tens of bytes; images can be MBs). */
 export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
@@ -22,6 +23,9 @@ export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
 export const WINDOW_BYTES = 1024 * 1024;
 /** How many bad-record descriptions are kept (all are counted). */
 export const MAX_PROBLEMS = 5;
+
+/** Records decoded between turns given to the event loop. */
+export const YIELD_EVERY = 2048;
 
 const HEADER_BYTES = 12;
 const FOOTER_BYTES = 4;
@@ -63,42 +67,45 @@ export interface ReadEventsOptions {
 export async function readEventScalars(file: string, options: ReadEventsOptions = {}): Promise<EventScalars> {
   const out: EventScalars = { series: new Map(), records: 0, skipped: 0, problems: [] };
   const maxRecord = options.maxRecordBytes ?? MAX_RECORD_BYTES;
-  let window: RecordWindow | undefined;
+  let w: RecordWindow | undefined;
   try {
-    window = await RecordWindow.open(file);
-    const { size } = window;
+    w = await RecordWindow.open(file);
+    const { size } = w;
     const bad = (at: number, problem: string): void => {
       out.skipped++;
       if (out.problems.length < MAX_PROBLEMS) out.problems.push(`record at byte ${at}: ${problem}`);
     };
     let pos = 0;
-    let sinceCheck = 0;
+    let sinceYield = 0;
     while (pos < size) {
-      if (++sinceCheck === 4096) {
-        sinceCheck = 0;
+      if (++sinceYield === YIELD_EVERY) {
+        // Records already in memory decode without an await: give the event loop its turn.
+        sinceYield = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
         throwIfAborted(options.signal);
       }
-      const header = await window.header(pos);
-      if (!header) {
+      if (size - pos < HEADER_BYTES) {
         bad(pos, `truncated (${size - pos} bytes left, a record header needs ${HEADER_BYTES})`);
         break;
       }
-      const end = pos + HEADER_BYTES + header.length + FOOTER_BYTES;
-      if (!header.crcOk || header.length > maxRecord || end > size) {
-        const problem = !header.crcOk ? 'length checksum mismatch'
-          : end > size ? `length ${header.length} runs past the end of the file (truncated record)`
-          : `length ${header.length} is over the limit of ${maxRecord} bytes`;
+      if (!w.holds(pos, HEADER_BYTES)) await w.load(pos, HEADER_BYTES);
+      const length = w.recordLength(pos);
+      const end = pos + HEADER_BYTES + length + FOOTER_BYTES;
+      if (length < 0 || length > maxRecord || end > size) {
+        const problem = length < 0 ? 'length checksum mismatch'
+          : end > size ? `length ${length} runs past the end of the file (truncated record)`
+          : `length ${length} is over the limit of ${maxRecord} bytes`;
         bad(pos, problem);
-        pos = await resync(window, pos + 1, maxRecord, options.signal);
+        pos = await resync(w, pos + 1, maxRecord, options.signal);
         continue;
       }
-      const data = await window.bytes(pos + HEADER_BYTES, header.length + FOOTER_BYTES);
-      const stored = readU32(data, header.length);
-      if (maskedCrc32c(data, 0, header.length) !== stored) {
+      if (!w.holds(pos, end - pos)) await w.load(pos, end - pos);
+      const dataAt = w.offset(pos) + HEADER_BYTES;
+      if (maskedCrc32c(w.buf, dataAt, dataAt + length) !== readU32(w.buf, dataAt + length)) {
         bad(pos, 'data checksum mismatch');
       } else {
         try {
-          const event = decodeEvent(data.subarray(0, header.length), options.tags);
+          const event = decodeEventAt(w.reader, dataAt, dataAt + length, options.tags);
           out.records++;
           for (const s of event.scalars) addPoint(out.series, s.tag, { step: event.step, value: s.value, wallTime: event.wallTime, float32: s.float32 });
         } catch (err) {
@@ -108,7 +115,7 @@ export async function readEventScalars(file: string, options: ReadEventsOptions 
       pos = end;
     }
   } finally {
-    await window?.close();
+    await w?.close();
   }
   return out;
 }
@@ -120,22 +127,24 @@ function addPoint(series: Map<string, ScalarPoint[]>, tag: string, point: Scalar
 }
 
 /** The next position at or after `from` where a plausible record header starts, else the file size. */
-async function resync(window: RecordWindow, from: number, maxRecord: number, signal: AbortSignal | undefined): Promise<number> {
-  for (let p = from; p + HEADER_BYTES <= window.size; p++) {
+async function resync(w: RecordWindow, from: number, maxRecord: number, signal: AbortSignal | undefined): Promise<number> {
+  for (let p = from; p + HEADER_BYTES <= w.size; p++) {
     if ((p & 0xffff) === 0) throwIfAborted(signal);
-    const h = await window.header(p);
-    if (h && h.crcOk && h.length <= maxRecord && p + HEADER_BYTES + h.length + FOOTER_BYTES <= window.size) return p;
+    if (!w.holds(p, HEADER_BYTES)) await w.load(p, HEADER_BYTES);
+    const length = w.recordLength(p);
+    if (length >= 0 && length <= maxRecord && p + HEADER_BYTES + length + FOOTER_BYTES <= w.size) return p;
   }
-  return window.size;
+  return w.size;
 }
 
 function readU32(buf: Uint8Array, at: number): number {
   return (buf[at] | (buf[at + 1] << 8) | (buf[at + 2] << 16) | (buf[at + 3] << 24)) >>> 0;
 }
 
-/** A sliding read window over an open file. */
+/** A sliding read window over an open file, with one wire Reader over it. */
 class RecordWindow {
-  private backing: Buffer = Buffer.alloc(0);
+  buf: Buffer = Buffer.alloc(0);
+  reader: Reader = Reader.create(this.buf);
   private start = 0;
   private len = 0;
 
@@ -166,30 +175,37 @@ class RecordWindow {
     await this.fh.close();
   }
 
-  /** The length and whether its checksum holds, or undefined when fewer than 12 bytes are left. */
-  async header(pos: number): Promise<{ length: number; crcOk: boolean } | undefined> {
-    if (pos + HEADER_BYTES > this.size) return undefined;
-    const b = await this.bytes(pos, HEADER_BYTES);
+  /** True when file bytes `[pos, pos + n)` are in the window. */
+  holds(pos: number, n: number): boolean {
+    return pos >= this.start && pos + n <= this.start + this.len;
+  }
+
+  /** Index in {@link buf} of file position `pos` (which the window holds). */
+  offset(pos: number): number {
+    return pos - this.start;
+  }
+
+  /** The record length at `pos` (header in the window), or -1 when its checksum does not hold. */
+  recordLength(pos: number): number {
+    const o = pos - this.start;
+    if (maskedCrc32c(this.buf, o, o + 8) !== readU32(this.buf, o + 8)) return -1;
     // uint64 as a float: exact below 2^53, and anything near that is rejected as too long anyway.
-    const length = readU32(b, 0) + readU32(b, 4) * 0x100000000;
-    return { length, crcOk: maskedCrc32c(b, 0, 8) === readU32(b, 8) };
+    return readU32(this.buf, o) + readU32(this.buf, o + 4) * 0x100000000;
   }
 
-  /** `n` bytes at `pos` (a view valid until the next call); the caller checked they are in the file. */
-  async bytes(pos: number, n: number): Promise<Buffer> {
-    if (pos < this.start || pos + n > this.start + this.len) await this.load(pos, n);
-    return this.backing.subarray(pos - this.start, pos - this.start + n);
-  }
-
-  private async load(pos: number, n: number): Promise<void> {
+  /** Reads file bytes from `pos`: at least `n` (the caller checked they are in the file), a window's worth when there are. */
+  async load(pos: number, n: number): Promise<void> {
     const want = Math.min(Math.max(n, WINDOW_BYTES), this.size - pos);
     // Grown for a long record, shrunk back afterwards: one window's memory in the usual case.
     const capacity = Math.max(want, Math.min(WINDOW_BYTES, this.size));
-    if (this.backing.length < want || this.backing.length > capacity) this.backing = Buffer.allocUnsafe(capacity);
+    if (this.buf.length < want || this.buf.length > capacity) {
+      this.buf = Buffer.allocUnsafe(capacity);
+      this.reader = Reader.create(this.buf);
+    }
     let got = 0;
     try {
       while (got < want) {
-        const { bytesRead } = await this.fh.read(this.backing, got, want - got, pos + got);
+        const { bytesRead } = await this.fh.read(this.buf, got, want - got, pos + got);
         if (bytesRead === 0) break;
         got += bytesRead;
       }

@@ -12,7 +12,7 @@ import { checkAccuracyValue, normaliseHParams } from '../discovery/plainRun';
 import { throwIfAborted } from '../errors';
 import type { TrackerReadOptions } from './trackerFiles';
 import {
-  applyScore, emptyRun, isInside, isSafeKeyPath, listKeyFiles, readTailLines, readValueFile, readYamlMapping, relName,
+  applyScore, emptyRun, isInside, isSafeKeyPath, listKeyFiles, mapConcurrent, readTailLines, readValueFile, readYamlMapping, relName,
 } from './trackerFiles';
 import type { TrackerRun } from './trackerRun';
 import { findWeightFiles } from './weightFiles';
@@ -22,6 +22,8 @@ export const MLFLOW_META_FILE = 'meta.yaml';
 /** The tag MLflow keeps the run name in (older stores have no `run_name` in `meta.yaml`). */
 export const MLFLOW_RUN_NAME_TAG = 'mlflow.runName';
 
+// Param files are tiny: reading them side by side hides the file system's latency.
+const PARALLEL_READS = 16;
 // mlflow.entities.RunStatus: the file store keeps the enum number.
 const RUN_STATUS: Record<number, string> = { 1: 'RUNNING', 2: 'SCHEDULED', 3: 'FINISHED', 4: 'FAILED', 5: 'KILLED' };
 
@@ -130,14 +132,16 @@ async function readParams(folder: RunFolder, run: TrackerRun): Promise<void> {
   const { files, truncated } = await listKeyFiles(dir);
   if (truncated) run.warnings.push(`${relName(folder, dir)}: too many entries; only the first were read`);
   const raw: Record<string, unknown> = {};
-  for (const [key, abs] of files) {
-    const text = await readValueFile(abs, relName(folder, abs));
+  const entries = [...files];
+  const texts = await mapConcurrent(entries, PARALLEL_READS, ([, abs]) => readValueFile(abs, relName(folder, abs)));
+  entries.forEach(([key], i) => {
+    const text = texts[i];
     if (!text.ok) {
       run.warnings.push(text.reason);
-      continue;
+      return;
     }
     const number = parseCsvNumber(text.value.trim());
     Object.defineProperty(raw, key, { value: number ?? text.value, enumerable: true });
-  }
+  });
   run.hparams = normaliseHParams(raw);
 }

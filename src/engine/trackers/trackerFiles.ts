@@ -107,15 +107,34 @@ export async function listKeyFiles(dir: string): Promise<{ files: Map<string, st
   return { files, truncated };
 }
 
-/** Reads a small value file whole (at most {@link MAX_VALUE_FILE_BYTES}). */
+/** Reads a small value file whole (at most {@link MAX_VALUE_FILE_BYTES}): one open, one read. */
 export async function readValueFile(abs: string, rel: string): Promise<ReadResult<string>> {
+  let fh: fsp.FileHandle | undefined;
   try {
-    const st = await fsp.stat(abs);
-    if (st.size > MAX_VALUE_FILE_BYTES) return { ok: false, reason: `${rel}: ${st.size} bytes is too large for a value (limit ${MAX_VALUE_FILE_BYTES})` };
+    fh = await fsp.open(abs, 'r');
+    const buf = Buffer.alloc(MAX_VALUE_FILE_BYTES + 1);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    if (bytesRead > MAX_VALUE_FILE_BYTES) return { ok: false, reason: `${rel}: too large for a value (limit ${MAX_VALUE_FILE_BYTES} bytes)` };
+    return { ok: true, value: buf.subarray(0, bytesRead).toString('utf8') };
   } catch (err) {
     return { ok: false, reason: `${rel}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` };
+  } finally {
+    await fh?.close();
   }
-  return readTextFile(abs, rel);
+}
+
+/** `fn` over `items` with at most `width` calls in flight, results in order (many small files read at once). */
+export async function mapConcurrent<T, R>(items: readonly T[], width: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+  return out;
 }
 
 /** True when `abs` is strictly inside `root` (both resolved the same way: both real paths, or both as given). */
