@@ -204,7 +204,10 @@ describe('tracker readers', () => {
       assert.equal(missing.runName, 'zz');
       assert.match(missing.warnings[0], /files\/config.yaml: not a safe YAML mapping.*hyperparameters not read$/);
       const text = await readWandbRun(await run('w', { 'files/wandb-summary.json': '{"val_acc": "0.9"}' }));
-      assert.match(text.heldoutReason ?? '', /files\/wandb-summary.json: val_acc is a string \("0.9"\), expected a number in \[0, 1\]$/);
+      assert.match(text.heldoutReason ?? '', /files\/wandb-summary.json: val_acc is a string, expected a number in \[0, 1\]$/);
+      const junk = await readWandbRun(await run('w', { 'files/wandb-summary.json': '{"val_acc": SECRET}' }));
+      assert.match(junk.heldoutReason ?? '', /files\/wandb-summary.json: not valid JSON$/);
+      assert.doesNotMatch(junk.heldoutReason ?? '', /SECRET/, 'reasons never quote the file');
       const nothing = await readWandbRun(await run('w', { 'files/wandb-summary.json': '{"loss": 1}' }));
       assert.match(nothing.heldoutReason ?? '', /files\/wandb-summary.json: no val_acc or val_accuracy or eval_accuracy or eval\/accuracy/);
     });

@@ -6,7 +6,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { parseHParamsYaml } from '../discovery/lightning';
 import type { ReadResult, RunFolder, Score } from '../discovery/plainRun';
-import { readTextFile, toPosixRelative } from '../discovery/plainRun';
+import { isRecord, parsePythonJson, readTextFile, toPosixRelative } from '../discovery/plainRun';
 import type { HParamValue } from '../discovery/runRecord';
 import type { TrackerKind, TrackerRun } from './trackerRun';
 
@@ -44,6 +44,22 @@ export function applyScore(run: TrackerRun, score: Score, step?: number): void {
 /** Workspace-relative POSIX name of `abs`, for reasons and sources. */
 export function relName(folder: RunFolder, abs: string): string {
   return toPosixRelative(folder.root, abs) || '.';
+}
+
+/**
+ * Reads a JSON object that Python may have written (bare `NaN`/`Infinity` allowed). Unlike the
+ * parser's own messages (which show a snippet), the reason never quotes the file.
+ */
+export async function readJsonObject(abs: string, rel: string): Promise<ReadResult<Record<string, unknown>>> {
+  const text = await readTextFile(abs, rel);
+  if (!text.ok) return text;
+  let value: unknown;
+  try {
+    value = parsePythonJson(text.value);
+  } catch {
+    return { ok: false, reason: `${rel}: not valid JSON` };
+  }
+  return isRecord(value) ? { ok: true, value } : { ok: false, reason: `${rel}: expected a JSON object` };
 }
 
 /**

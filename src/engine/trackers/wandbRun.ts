@@ -7,11 +7,11 @@
 import * as path from 'node:path';
 import { heldoutKeys } from '../discovery/heldoutKeys';
 import type { RunFolder } from '../discovery/plainRun';
-import { checkAccuracyValue, isRecord, readJsonFile } from '../discovery/plainRun';
+import { checkAccuracyValue, isRecord } from '../discovery/plainRun';
 import type { HParamValue } from '../discovery/runRecord';
 import { throwIfAborted } from '../errors';
 import type { TrackerReadOptions } from './trackerFiles';
-import { applyScore, emptyRun, readYamlMapping, relName } from './trackerFiles';
+import { applyScore, emptyRun, readJsonObject, readYamlMapping, relName } from './trackerFiles';
 import type { TrackerRun } from './trackerRun';
 import { findWeightFiles } from './weightFiles';
 
@@ -59,21 +59,17 @@ export async function readWandbRun(folder: RunFolder, options: TrackerReadOption
 
 async function readSummary(folder: RunFolder, run: TrackerRun, abs: string, metric: string | undefined): Promise<void> {
   const rel = relName(folder, abs);
-  const json = await readJsonFile(abs, rel);
+  const json = await readJsonObject(abs, rel);
   if (!json.ok) {
     run.heldoutReason = json.reason;
     return;
   }
   run.files.push(abs);
-  if (!isRecord(json.value)) {
-    run.heldoutReason = `${rel}: expected a JSON object`;
-    return;
-  }
-  const summary = json.value;
   for (const key of heldoutKeys(metric)) {
-    const found = lookup(summary, key);
+    const found = lookup(json.value, key);
     if (found.present) {
-      applyScore(run, checkAccuracyValue(found.value, rel, key));
+      // Reasons never quote file contents: a string value is named by its type only.
+      applyScore(run, typeof found.value === 'string' ? { ok: false, reason: `${rel}: ${key} is a string, expected a number in [0, 1]` } : checkAccuracyValue(found.value, rel, key));
       return;
     }
   }
@@ -110,8 +106,8 @@ async function readConfig(folder: RunFolder, run: TrackerRun, abs: string): Prom
 }
 
 async function readMetadata(folder: RunFolder, run: TrackerRun, abs: string): Promise<void> {
-  const json = await readJsonFile(abs, relName(folder, abs));
-  if (!json.ok || !isRecord(json.value)) return;
+  const json = await readJsonObject(abs, relName(folder, abs));
+  if (!json.ok) return;
   run.files.push(abs);
   for (const key of METADATA_DETAILS) {
     const value = json.value[key];
