@@ -38,17 +38,11 @@ const WIRE_BYTES = 2;
 const WIRE_FIXED32 = 5;
 
 /**
- * Decodes one event's scalars; `wanted` filters tags (all when absent). Throws (a plain Error
- * from the wire reader) on malformed wire data: unknown wire type, truncated field, bad varint.
+ * Decodes the scalars of the event in `r.buf[start, end)`; `wanted` filters tags (all when
+ * absent). `r` is reused (one Reader per buffer, not per record: a scan decodes millions of
+ * events), sub-messages are read by narrowing `r.len`, not by copying. Throws (a plain Error from
+ * the wire reader) on malformed wire data: unknown wire type, truncated field, bad varint.
  * Non-scalar tensors and tensor dtypes other than float/double are ignored, not errors.
- */
-export function decodeEvent(data: Uint8Array, wanted?: ReadonlySet<string>): DecodedEvent {
-  return decodeEventAt(Reader.create(data), 0, data.length, wanted);
-}
-
-/**
- * {@link decodeEvent} of `r.buf[start, end)`, reusing `r` (one Reader per buffer, not per record:
- * a scan decodes millions of events). Sub-messages are read by narrowing `r.len`, not by copying.
  */
 export function decodeEventAt(r: Reader, start: number, end: number, wanted?: ReadonlySet<string>): DecodedEvent {
   r.pos = start;

@@ -6,15 +6,16 @@
  *
  * (little-endian). The file is read with positioned reads through a window of {@link WINDOW_BYTES},
  * never whole. Writers get killed mid-record and disks flip bits, so a bad record never fails
- * the file: it is skipped and counted. A record whose length checksum holds but whose data does
- * not is stepped over; when the length itself is bad (checksum mismatch, past the end of the
- * file, over {@link MAX_RECORD_BYTES}) the reader searches forward, byte by byte, for the next
- * position where a length and its checksum agree, and counts the bytes between as one bad record.
+ * the file: it is skipped and counted. A record whose length checksum holds is stepped over when
+ * its data checksum fails or it is longer than {@link MAX_RECORD_BYTES} (unread); when the length
+ * itself is bad (checksum mismatch, past the end of the file) the reader searches forward, byte by
+ * byte, for the next position where a length and its checksum agree, and counts the bytes between
+ * as one bad record.
  */
 import { promises as fsp } from 'node:fs';
+import { Reader } from 'protobufjs';
 import { SoupError, throwIfAborted } from '../errors';
 import { maskedCrc32c } from './crc32c';
-import { Reader } from 'protobufjs';
 import { decodeEventAt } from './tfeventProto';
 
 /** Records longer than this are skipped unread (scalar events are tens of bytes; images can be MBs). */
@@ -91,12 +92,15 @@ export async function readEventScalars(file: string, options: ReadEventsOptions 
       if (!w.holds(pos, HEADER_BYTES)) await w.load(pos, HEADER_BYTES);
       const length = w.recordLength(pos);
       const end = pos + HEADER_BYTES + length + FOOTER_BYTES;
-      if (length < 0 || length > maxRecord || end > size) {
-        const problem = length < 0 ? 'length checksum mismatch'
-          : end > size ? `length ${length} runs past the end of the file (truncated record)`
-          : `length ${length} is over the limit of ${maxRecord} bytes`;
-        bad(pos, problem);
+      if (length < 0 || end > size) {
+        bad(pos, length < 0 ? 'length checksum mismatch' : `length ${length} runs past the end of the file (truncated record)`);
         pos = await resync(w, pos + 1, maxRecord, options.signal);
+        continue;
+      }
+      if (length > maxRecord) {
+        // A trustworthy length (its checksum holds) that fits the file: stepped over unread.
+        bad(pos, `length ${length} is over the limit of ${maxRecord} bytes`);
+        pos = end;
         continue;
       }
       if (!w.holds(pos, end - pos)) await w.load(pos, end - pos);
