@@ -18,6 +18,7 @@ import { prewarmMeanWorker, StreamingMean } from '../../src/engine/soups/streami
 import { CHUNK_ELEMS, WeightReader, WeightSum } from '../../src/engine/soups/weights';
 import type { Probe } from './instrument';
 import { installProbe, modelBytes } from './instrument';
+import { trackerScan } from './trackerScan';
 import { runId } from './zoo';
 
 /** What every scenario reports besides its own numbers. */
@@ -36,6 +37,7 @@ export const scenarios: Record<string, (args: Args) => Promise<Record<string, un
   baseline,
   naive,
   averaging,
+  trackerScan,
 };
 
 /**
