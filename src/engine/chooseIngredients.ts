@@ -49,6 +49,8 @@ export async function openEvaluator(
     } catch (err) {
       if (!(err instanceof SoupError) || err.code !== 'EVALUATION_FAILED' || err.file !== ingredients[0].model.path) throw err;
       markArchitectureUnreadable(inspected, ingredients[0].id, err.problem);
+      // Nothing left to cook: onnxruntime's own error says more than "no ingredients".
+      if (!inspected.scan.runs.some((r) => r.status === 'ok')) throw err;
       options.onWarning?.(`${ingredients[0].id}: ${err.problem}; cooking without the runs of that architecture`);
     }
   }
