@@ -22,7 +22,7 @@ import { checkOutputWritable, removeStaleTemps, STALE_TEMP_AGE_MS, TEMP_MARKER, 
 import { encodeZip } from './fuzz/builders';
 import { expectSoupError } from './fuzz/outcome';
 import { encodeNpy, encodeNpz, f32, i64 } from './helpers/npzWriter';
-import { copyFromExample, EXAMPLE, tempDir } from './helpers/paths';
+import { caseFolders, copyFromExample, EXAMPLE, tempDir } from './helpers/paths';
 
 const HOUR = 60 * 60 * 1000;
 
@@ -52,19 +52,7 @@ function dataset(x: number[], y: number[]): Buffer {
 
 describe('hostile folders (issue 14)', function () {
   this.timeout(120_000);
-  let tmp: string;
-  before(async () => {
-    tmp = await tempDir('soups-hostile-');
-  });
-  after(async () => {
-    await fsp.rm(tmp, { recursive: true, force: true });
-  });
-  let k = 0;
-  const fresh = async (): Promise<string> => {
-    const d = path.join(tmp, `case${k++}`);
-    await fsp.mkdir(d, { recursive: true });
-    return d;
-  };
+  const { fresh } = caseFolders('soups-hostile-');
 
   describe('the stale-temp sweep deletes only temps this tool provably made', () => {
     it('keeps a foreign .tmp-<name>-<digits> folder and an unmarked look-alike, through a sweep and a real write', async () => {

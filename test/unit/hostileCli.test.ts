@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { TEMP_MARKER } from '../../src/engine/soupOutput';
-import { copyFromExample, EXAMPLE, REPO, tempDir } from './helpers/paths';
+import { caseFolders, copyFromExample, EXAMPLE, REPO } from './helpers/paths';
 
 const BIN = path.join(REPO, 'bin', 'model-soup.js');
 const HOSTILE_NAME = 'esc\u001b]0;PWNED\u0007\u001b[2J';
@@ -25,20 +25,10 @@ const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 
 describe('model-soup CLI on hostile folders', function () {
   this.timeout(240_000);
-  let tmp: string;
-  before(async function () {
+  before(function () {
     if (!fs.existsSync(path.join(REPO, 'dist', 'cli.js'))) throw new Error('dist/cli.js is missing: run `npm run build` first');
-    tmp = await tempDir('soups-hostile-cli-');
   });
-  after(async () => {
-    await fsp.rm(tmp, { recursive: true, force: true });
-  });
-  let k = 0;
-  const fresh = async (): Promise<string> => {
-    const d = path.join(tmp, `case${k++}`);
-    await fsp.mkdir(d, { recursive: true });
-    return d;
-  };
+  const { fresh, root } = caseFolders('soups-hostile-cli-');
 
   it('escapes control characters of run names in the scan table, the cook progress and the results; no onnxruntime log is left in /tmp', async () => {
     const ws = await fresh();
@@ -98,7 +88,7 @@ describe('model-soup CLI on hostile folders', function () {
     await copyFromExample(ws, ['sweep-a02']);
     await fsp.mkdir(path.join(ws, 'locked'));
     await fsp.chmod(path.join(ws, 'locked'), 0o000);
-    for (let d = ws; d !== path.dirname(tmp); d = path.dirname(d)) await fsp.chmod(d, 0o755);
+    for (let d = ws; d !== path.dirname(root()); d = path.dirname(d)) await fsp.chmod(d, 0o755);
     await fsp.chmod(path.join(ws, 'sweep-a02'), 0o755);
     const asNobody = process.getuid?.() === 0;
     if (asNobody && spawnSync('setpriv', ['--version']).status !== 0) this.skip();

@@ -108,7 +108,8 @@ export async function listRunFolder(root: string, dir: string, policy?: LinkPoli
   for (const entry of entries) {
     const raw = entry.name as unknown as Buffer;
     const name = raw.toString('utf8');
-    if (!Buffer.from(name, 'utf8').equals(raw)) {
+    // Invalid bytes decode to U+FFFD; only then is the (rarer) byte comparison needed.
+    if (name.includes('\uFFFD') && !Buffer.from(name, 'utf8').equals(raw)) {
       if (entry.isDirectory() || entry.isSymbolicLink()) scope.skip(joinId(id, escapeBytes(raw)), 'the name is not valid UTF-8; rename it to scan it');
       continue;
     }
