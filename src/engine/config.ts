@@ -1,6 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { SoupError } from './errors';
+import { readSmallTextFileSync } from './formats/readInput';
+import { echoValue, jsonSyntaxProblem, MAX_JSON_DEPTH, nestedDeeperThan } from './untrustedJson';
 
 /** The file name the engine looks for at the workspace root. */
 export const CONFIG_FILE = 'modelsoups.json';
@@ -61,6 +63,14 @@ export interface SoupConfig {
   threads?: number;
   /** onnxruntime execution provider; `cuda` falls back to `cpu` with a warning when unavailable. */
   device: ExecutionDevice;
+  /**
+   * Absolute folders outside the workspace that discovery may follow symlinks into. Set by the
+   * user (CLI flag, VS Code setting), never by `modelsoups.json`: a workspace cannot widen its
+   * own confinement.
+   */
+  allowedRoots?: string[];
+  /** Memory budget of one dataset while it loads, in MiB (default 2048); user-set like `allowedRoots`. */
+  maxDatasetMB?: number;
 }
 
 /** Where inference runs. */
@@ -106,20 +116,20 @@ export function readRawConfig(workspace: string, file?: string): { raw: unknown;
     if (file) throw new SoupError('FILE_NOT_FOUND', 'config file not found', configPath);
     return { raw: undefined, source: configPath };
   }
-  let text: string;
-  try {
-    text = readFileSync(configPath, 'utf8');
-  } catch (err) {
-    throw new SoupError('READ_FAILED', `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, configPath);
-  }
+  // Regular files only (a FIFO or /dev/zero would hang or fill memory), of a sane size.
+  const text = readSmallTextFileSync(configPath, 'config file', MAX_CONFIG_BYTES);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new SoupError('CONFIG_INVALID', `not valid JSON (${(err as Error).message})`, configPath);
+    throw new SoupError('CONFIG_INVALID', jsonSyntaxProblem(err), configPath);
   }
+  if (nestedDeeperThan(raw, MAX_JSON_DEPTH)) throw new SoupError('CONFIG_INVALID', `nested deeper than ${MAX_JSON_DEPTH} levels; refused`, configPath);
   return { raw, source: configPath };
 }
+
+/** A config file is a few hundred bytes; anything this big is not one. */
+const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 
 /** Validates an already-parsed config object; `source` names it in errors. */
 export function parseConfig(raw: unknown, source: string): SoupConfig {
@@ -178,13 +188,13 @@ export function parseConfig(raw: unknown, source: string): SoupConfig {
 /** Parses a greedy comparison from config or a CLI flag. */
 export function parseComparison(value: unknown, fail: (problem: string) => never): GreedyComparison {
   if (value === '>=' || value === '>') return value;
-  return fail(`"greedy.comparison" must be ">=" (paper) or ">" (official code), got ${JSON.stringify(value)}`);
+  return fail(`"greedy.comparison" must be ">=" (paper) or ">" (official code), got ${echoValue(value)}`);
 }
 
 /** Parses an execution device from config, a setting or a CLI flag. */
 export function parseDevice(value: unknown, fail: (problem: string) => never): ExecutionDevice {
   if (value === 'cpu' || value === 'cuda') return value;
-  return fail(`"device" must be "cpu" or "cuda", got ${JSON.stringify(value)}`);
+  return fail(`"device" must be "cpu" or "cuda", got ${echoValue(value)}`);
 }
 
 /** Resolves a workspace-relative path from the config to an absolute one. */
@@ -198,14 +208,14 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 function optString(v: unknown, key: string, fail: (p: string) => never): string | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'string' || v === '') return fail(`"${key}" must be a non-empty string, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || v === '') return fail(`"${key}" must be a non-empty string, got ${echoValue(v)}`);
   return v;
 }
 
 function optDataset(v: unknown, key: string, fail: (p: string) => never): DatasetSource | undefined {
   if (v === undefined || typeof v === 'string') return optString(v, key, fail);
   if (isObject(v) && typeof v.x === 'string' && typeof v.y === 'string' && Object.keys(v).length === 2 && v.x && v.y) return { x: v.x, y: v.y };
-  return fail(`"${key}" must be an .npz file path or {"x": "<x>.npy", "y": "<y>.npy"}, got ${JSON.stringify(v)}`);
+  return fail(`"${key}" must be an .npz file path or {"x": "<x>.npy", "y": "<y>.npy"}, got ${echoValue(v)}`);
 }
 
 function optStringArray(v: unknown, key: string, fail: (p: string) => never): string[] | undefined {
@@ -215,11 +225,11 @@ function optStringArray(v: unknown, key: string, fail: (p: string) => never): st
 }
 
 function positiveNumber(v: unknown, key: string, fail: (p: string) => never): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) return fail(`"${key}" must be a positive number, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) return fail(`"${key}" must be a positive number, got ${echoValue(v)}`);
   return v;
 }
 
 function positiveInteger(v: unknown, key: string, fail: (p: string) => never): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) return fail(`"${key}" must be a positive integer, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) return fail(`"${key}" must be a positive integer, got ${echoValue(v)}`);
   return v;
 }

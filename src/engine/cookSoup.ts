@@ -8,7 +8,6 @@ import { inspectWorkspace } from './discovery/scanWorkspace';
 import { SoupError, throwIfAborted } from './errors';
 import type { Dataset } from './evaluate/dataset';
 import { loadDataset } from './evaluate/dataset';
-import { Evaluator } from './evaluate/evaluator';
 import { LogitEnsemble, metricsFromCorrect } from './evaluate/metrics';
 import type { OnnxModelInfo } from './formats/onnxModel';
 import { writePatchedModel } from './formats/onnxWrite';
@@ -20,7 +19,8 @@ import { getSoupMethod } from './soups/registry';
 import { prewarmMeanWorker, StreamingMean } from './soups/streamingMean';
 import type { WeightSet } from './soups/weights';
 import { loadWeights, WeightSum } from './soups/weights';
-import { removeStaleTemps, writeAtomically } from './soupOutput';
+import { checkOutputWritable, removeStaleTemps, writeAtomically } from './soupOutput';
+import { openEvaluator, pickIngredients } from './chooseIngredients';
 
 /** The outcome of a cook. */
 export interface CookResult {
@@ -61,22 +61,12 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
   prewarmMeanWorker();
   // --- scan
   progress(0, 1, 'scanning runs');
-  const { scan, models } = await inspectWorkspace(workspace, cfg, { signal });
-  let chosen = scan.runs.filter((r) => r.status === 'ok');
-  if (plan.ingredients) {
-    const wanted = new Set(plan.ingredients);
-    for (const id of wanted) {
-      const run = scan.runs.find((r) => r.id === id);
-      if (!run) throw new SoupError('NO_INGREDIENTS', `no run "${id}" in ${workspace}`);
-      if (run.status !== 'ok') throw new SoupError('NO_INGREDIENTS', `run "${id}" cannot be an ingredient: ${run.status} (${run.reason ?? 'no reason given'})`);
-    }
-    chosen = chosen.filter((r) => wanted.has(r.id));
-  }
-  if (chosen.length === 0) {
-    throw new SoupError('NO_INGREDIENTS', `no scored, compatible runs to cook from in ${workspace} (found ${scan.runs.length} run${scan.runs.length === 1 ? '' : 's'})`);
-  }
-  const ingredients: SoupIngredient[] = chosen.map((r) => ({ id: r.id, model: models.get(r.id) as OnnxModelInfo, heldout: r.heldout as number }));
-  const template = ingredients[0].model;
+  const outRoot = path.resolve(workspace, plan.outDir ?? cfg.output);
+  // A folder that cannot take the soup fails now, not after the whole cook.
+  await checkOutputWritable(outRoot);
+  const inspected = await inspectWorkspace(workspace, cfg, { signal });
+  const { scan } = inspected;
+  pickIngredients(scan, plan.ingredients, workspace);
   if (method.needsHeldout && !cfg.datasets.heldout) {
     throw new SoupError('CONFIG_INVALID', `${method.label} needs a held-out dataset: set "datasets.heldout" in modelsoups.json`, path.join(workspace, 'modelsoups.json'));
   }
@@ -88,7 +78,7 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
   if (cfg.datasets.test) roles.push(['test', cfg.datasets.test]);
   for (const [name, p] of Object.entries(cfg.datasets.shifts)) roles.push([name, p]);
   const warnings: string[] = [];
-  const evaluator = await Evaluator.create(template, {
+  const { ingredients, evaluator } = await openEvaluator(inspected, plan.ingredients, workspace, {
     input: cfg.model.input,
     output: cfg.model.output,
     batchSize: cfg.batchSize,
@@ -99,12 +89,13 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
       progress(0, 1, `warning: ${w}`);
     },
   });
+  const template = ingredients[0].model;
   try {
     const datasets: Dataset[] = [];
     for (const [i, [key, rel]] of roles.entries()) {
       throwIfAborted(signal);
       progress(i, roles.length, `loading ${datasetLabel(rel)}`);
-      const ds = await loadDataset(key, rel, workspace, cfg.scale);
+      const ds = await loadDataset(key, rel, workspace, cfg.scale, { maxDatasetMB: cfg.maxDatasetMB, signal });
       evaluator.checkDataset(ds);
       datasets.push(ds);
     }
@@ -192,7 +183,6 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
         }
       }
     }
-    const outRoot = path.resolve(workspace, plan.outDir ?? cfg.output);
     await removeStaleTemps(outRoot);
     const name = plan.name ?? defaultName(method.id);
     const report: SoupReport = {

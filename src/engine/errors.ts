@@ -23,7 +23,8 @@ export type SoupErrorCode =
   | 'CANCELLED'
   | 'WRITE_FAILED'
   | 'INGREDIENT_CHANGED'
-  | 'EVALUATION_FAILED';
+  | 'EVALUATION_FAILED'
+  | 'TOO_LARGE';
 
 /** A typed engine error. `file` is the absolute path of the offending file, if any. */
 export class SoupError extends Error {

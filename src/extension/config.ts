@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { loadConfig, type ExecutionDevice, type GreedyComparison, type SoupConfig } from '../engine/config';
 
@@ -19,6 +20,10 @@ export interface Settings {
   device?: ExecutionDevice;
   /** Extra exclude globs for the run scan, added to the config's `exclude`. */
   scanExclude: string[];
+  /** Absolute folders outside the workspace that symlinks may lead into (machine scope: a workspace cannot set it). */
+  allowedRoots: string[];
+  /** Memory budget of one dataset while it loads, in MiB (machine scope); undefined = the engine's default. */
+  maxDatasetMB?: number;
 }
 
 /** Reads the settings in one place; invalid values fall back to "not set" rather than throwing. */
@@ -28,6 +33,8 @@ export function readSettings(scope?: vscode.Uri): Settings {
   const comparison = c.get<unknown>('greedyComparison');
   const exclude = c.get<unknown>('scanExclude');
   const device = c.get<unknown>('device');
+  const roots = c.get<unknown>('allowedRoots');
+  const maxMB = c.get<unknown>('maxDatasetMB');
   return {
     outputFolder: typeof output === 'string' && output.trim() !== '' ? output.trim() : undefined,
     greedyComparison: comparison === '>=' || comparison === '>' ? comparison : undefined,
@@ -35,6 +42,8 @@ export function readSettings(scope?: vscode.Uri): Settings {
     threads: positiveInt(c.get<unknown>('threads')),
     device: device === 'cpu' || device === 'cuda' ? device : undefined,
     scanExclude: Array.isArray(exclude) ? exclude.filter((g): g is string => typeof g === 'string' && g !== '') : [],
+    allowedRoots: Array.isArray(roots) ? roots.filter((r): r is string => typeof r === 'string' && path.isAbsolute(r)) : [],
+    maxDatasetMB: typeof maxMB === 'number' && Number.isFinite(maxMB) && maxMB > 0 ? maxMB : undefined,
   };
 }
 
@@ -47,6 +56,8 @@ export function effectiveConfig(workspace: string, settings: Settings): SoupConf
   if (settings.threads) config.threads = settings.threads;
   if (settings.device) config.device = settings.device;
   config.exclude = [...config.exclude, ...settings.scanExclude];
+  config.allowedRoots = settings.allowedRoots;
+  if (settings.maxDatasetMB) config.maxDatasetMB = settings.maxDatasetMB;
   return config;
 }
 
