@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { SoupError } from './errors';
+import { isRecord } from '../shared/validation';
 
 /** The file name the engine looks for at the workspace root. */
 export const CONFIG_FILE = 'modelsoups.json';
@@ -126,21 +127,21 @@ export function parseConfig(raw: unknown, source: string): SoupConfig {
   const fail = (problem: string): never => {
     throw new SoupError('CONFIG_INVALID', problem, source);
   };
-  if (!isObject(raw)) return fail('expected a JSON object at the top level');
+  if (!isRecord(raw)) return fail('expected a JSON object at the top level');
   for (const key of Object.keys(raw)) {
     if (!TOP_KEYS.includes(key)) fail(`unknown key "${key}" (known: ${TOP_KEYS.slice(1).join(', ')})`);
   }
   const cfg = defaultConfig();
   if (raw.datasets !== undefined) {
     const d = raw.datasets;
-    if (!isObject(d)) return fail('"datasets" must be an object with heldout, test and shifts');
+    if (!isRecord(d)) return fail('"datasets" must be an object with heldout, test and shifts');
     for (const key of Object.keys(d)) {
       if (!['heldout', 'test', 'shifts'].includes(key)) fail(`unknown key "datasets.${key}" (known: heldout, test, shifts)`);
     }
     cfg.datasets.heldout = optDataset(d.heldout, 'datasets.heldout', fail);
     cfg.datasets.test = optDataset(d.test, 'datasets.test', fail);
     if (d.shifts !== undefined) {
-      if (!isObject(d.shifts)) return fail('"datasets.shifts" must map shift names to dataset files');
+      if (!isRecord(d.shifts)) return fail('"datasets.shifts" must map shift names to dataset files');
       for (const [name, p] of Object.entries(d.shifts)) {
         if (name === 'heldout' || name === 'test') fail(`"datasets.shifts.${name}": a shift cannot be named "${name}"`);
         cfg.datasets.shifts[name] = optDataset(p, `datasets.shifts.${name}`, fail) ?? fail(`"datasets.shifts.${name}" must be a file path`);
@@ -151,7 +152,7 @@ export function parseConfig(raw: unknown, source: string): SoupConfig {
   cfg.include = optStringArray(raw.include, 'include', fail) ?? [];
   cfg.exclude = optStringArray(raw.exclude, 'exclude', fail) ?? [];
   if (raw.model !== undefined) {
-    if (!isObject(raw.model)) return fail('"model" must be an object with input and output names');
+    if (!isRecord(raw.model)) return fail('"model" must be an object with input and output names');
     for (const key of Object.keys(raw.model)) {
       if (!['input', 'output'].includes(key)) fail(`unknown key "model.${key}" (known: input, output)`);
     }
@@ -160,7 +161,7 @@ export function parseConfig(raw: unknown, source: string): SoupConfig {
   }
   if (raw.scale !== undefined) cfg.scale = positiveNumber(raw.scale, 'scale', fail);
   if (raw.greedy !== undefined) {
-    if (!isObject(raw.greedy)) return fail('"greedy" must be an object like {"comparison": ">="}');
+    if (!isRecord(raw.greedy)) return fail('"greedy" must be an object like {"comparison": ">="}');
     for (const key of Object.keys(raw.greedy)) {
       if (key !== 'comparison') fail(`unknown key "greedy.${key}" (known: comparison)`);
     }
@@ -187,13 +188,19 @@ export function parseDevice(value: unknown, fail: (problem: string) => never): E
   return fail(`"device" must be "cpu" or "cuda", got ${JSON.stringify(value)}`);
 }
 
+/**
+ * The value at a dotted `modelsoups.json` key of a config (`greedy.comparison`), or undefined:
+ * how the cook reads the options a soup method declares.
+ */
+export function configValueAt(config: SoupConfig, key: string): unknown {
+  let v: unknown = config;
+  for (const part of key.split('.')) v = isRecord(v) ? v[part] : undefined;
+  return v;
+}
+
 /** Resolves a workspace-relative path from the config to an absolute one. */
 export function resolveInWorkspace(workspace: string, p: string): string {
   return path.resolve(workspace, p);
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function optString(v: unknown, key: string, fail: (p: string) => never): string | undefined {
@@ -204,7 +211,7 @@ function optString(v: unknown, key: string, fail: (p: string) => never): string 
 
 function optDataset(v: unknown, key: string, fail: (p: string) => never): DatasetSource | undefined {
   if (v === undefined || typeof v === 'string') return optString(v, key, fail);
-  if (isObject(v) && typeof v.x === 'string' && typeof v.y === 'string' && Object.keys(v).length === 2 && v.x && v.y) return { x: v.x, y: v.y };
+  if (isRecord(v) && typeof v.x === 'string' && typeof v.y === 'string' && Object.keys(v).length === 2 && v.x && v.y) return { x: v.x, y: v.y };
   return fail(`"${key}" must be an .npz file path or {"x": "<x>.npy", "y": "<y>.npy"}, got ${JSON.stringify(v)}`);
 }
 

@@ -3,6 +3,11 @@ import type { HParamValue, MetricsSource, RunLayout, RunStatus } from './discove
 /** The version tag of `report.json`. Bump it on any incompatible change. */
 export const REPORT_SCHEMA = 'model-soups/report@1';
 
+/** File name of the report inside a soup folder. */
+export const REPORT_FILE = 'report.json';
+/** File name of the soup model inside its folder. */
+export const SOUP_MODEL_FILE = 'soup.onnx';
+
 /** Dataset roles: `heldout`, `test`, or `shift:<name>`. */
 export type DatasetRole = string;
 

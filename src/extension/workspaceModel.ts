@@ -6,6 +6,7 @@ import { scanWorkspace } from '../engine/discovery/scanWorkspace';
 import type { WorkspaceScan } from '../engine/discovery/workspaceScan';
 import { SoupError, errorMessage, isCancelled } from '../engine/errors';
 import { listSoups, type SoupSummary } from '../engine/soupIndex';
+import { REPORT_FILE } from '../engine/report';
 import { affectsSettings, effectiveConfig, readSettings } from './config';
 
 /** What the sidebar can show about the workspace. */
@@ -48,7 +49,7 @@ export class WorkspaceModel implements vscode.Disposable {
     runs.onDidCreate(onRunFile, undefined, this.disposables);
     runs.onDidChange(onRunFile, undefined, this.disposables);
     runs.onDidDelete(onRunFile, undefined, this.disposables);
-    const reports = vscode.workspace.createFileSystemWatcher('**/report.json');
+    const reports = vscode.workspace.createFileSystemWatcher(`**/${REPORT_FILE}`);
     const onReport = (): void => this.schedule('soups');
     reports.onDidCreate(onReport, undefined, this.disposables);
     reports.onDidChange(onReport, undefined, this.disposables);

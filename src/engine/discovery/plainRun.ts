@@ -10,6 +10,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { HParamValue, MetricsSource, RunLayout, RunRecord } from './runRecord';
+import { isRecord } from '../../shared/validation';
 
 /** The file that makes a folder a run in every layout. */
 export const MODEL_FILE = 'model.onnx';
@@ -272,10 +273,8 @@ export function isScalar(value: unknown): boolean {
   return typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean';
 }
 
-/** A plain object (not null, not an array). */
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+// The layout readers import it from here with the other run-folder helpers.
+export { isRecord };
 
 /** What {@link finishRecord} needs to build a {@link RunRecord}. */
 export interface RecordParts {

@@ -31,6 +31,7 @@ import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as os from 'node:os';
 import { SoupError } from '../errors';
+import { isRecord } from '../../shared/validation';
 
 /** Header size limit, as in the reference implementation (`MAX_HEADER_SIZE`). */
 export const MAX_SAFETENSORS_HEADER_BYTES = 100_000_000;
@@ -276,6 +277,3 @@ function viewAs(dtype: SafetensorsDtype, buffer: ArrayBuffer, count: number): Te
   }
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
