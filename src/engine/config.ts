@@ -68,7 +68,7 @@ export interface SoupConfig {
 export type ExecutionDevice = 'cpu' | 'cuda';
 
 export const DEFAULT_OUTPUT = '.soups';
-export const DEFAULT_BATCH_SIZE = 500;
+const DEFAULT_BATCH_SIZE = 500;
 
 /** The config used when a workspace has no `modelsoups.json`: nothing to evaluate on yet. */
 export function defaultConfig(): SoupConfig {

@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import { DEFAULT_OUTPUT, readRawConfig, resolveConfig, type ConfigOverride, type SoupConfig } from '../engine/config';
 
 /** The settings section; every setting is `modelSoups.<key>`. */
-export const SETTINGS_SECTION = 'modelSoups';
+const SETTINGS_SECTION = 'modelSoups';
 
 // Setting -> the modelsoups.json key it overrides, and the values that mean "not set" (the
 // schema's defaults). The engine validates the rest together with the file.
@@ -20,7 +20,7 @@ const SETTING_KEYS: [setting: string, key: string, unset: (v: unknown) => boolea
  * file stays the shared, committed truth and the settings are per-user tweaks. `scanExclude`
  * adds to `exclude`; the others replace their key.
  */
-export function settingsOverrides(scope?: vscode.Uri): ConfigOverride[] {
+function settingsOverrides(scope?: vscode.Uri): ConfigOverride[] {
   const c = vscode.workspace.getConfiguration(SETTINGS_SECTION, scope);
   const overrides: ConfigOverride[] = [];
   for (const [setting, key, unset, append] of SETTING_KEYS) {

@@ -36,7 +36,7 @@ export function looksLikeReport(raw: unknown): raw is SoupReport {
 }
 
 /** A `Metrics`-shaped object: at least a `shifts` map of numbers. */
-export function isMetrics(raw: unknown): boolean {
+function isMetrics(raw: unknown): boolean {
   if (!isRecord(raw) || !isRecord(raw.shifts)) return false;
   return Object.values(raw.shifts).every((v) => typeof v === 'number');
 }

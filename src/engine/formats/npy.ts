@@ -68,7 +68,3 @@ export function parseNpy(buf: Uint8Array, source: string): NpyArray {
   return { dtype, shape, data: buf.subarray(dataStart, dataStart + need) };
 }
 
-/** Bytes per element of a dtype. */
-export function npyItemSize(dtype: NpyDtype): number {
-  return ITEM_SIZE[dtype];
-}
