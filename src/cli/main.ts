@@ -3,9 +3,12 @@ import type { CookProgress } from '../engine/cookPlan';
 import { cookSoup } from '../engine/cookSoup';
 import { scanWorkspace } from '../engine/discovery/scanWorkspace';
 import { isCancelled, SoupError } from '../engine/errors';
-import { formatPercent, printable } from '../engine/format';
+import { printable } from '../engine/safeText';
+import { formatPercent } from '../shared/format';
 import type { Metrics, SoupReport } from '../engine/report';
-import { soupMethods } from '../engine/soups/registry';
+import { REPORT_FILE, SOUP_MODEL_FILE } from '../engine/report';
+import { DEFAULT_OUTPUT } from '../engine/config';
+import { soupMethodIds } from '../engine/soups/catalogue';
 import type { ParsedArgs } from './args';
 import { flagValue, parseArgs, UsageError } from './args';
 import { CONFIG_FLAGS, CONFIG_FLAGS_USAGE, configFromArgs } from './configFlags';
@@ -15,12 +18,12 @@ import { renderTable } from './table';
 
 const USAGE = `Usage:
   model-soup scan [DIR] [config overrides] [--json]
-  model-soup cook [DIR] [--method ${soupMethods.map((m) => m.id).join('|')}] [--name NAME] [--ingredients ID,ID,...]
+  model-soup cook [DIR] [--method ${soupMethodIds().join('|')}] [--name NAME] [--ingredients ID,ID,...]
                   [config overrides] [--json]
 
 DIR is the workspace holding the runs and modelsoups.json (default: the current folder).
   scan   lists the runs found, best held-out accuracy first
-  cook   cooks a soup into <out>/<name>/{soup.onnx,report.json} (default out: .soups)
+  cook   cooks a soup into <out>/<name>/{${SOUP_MODEL_FILE},${REPORT_FILE}} (default out: ${DEFAULT_OUTPUT})
 
 ${CONFIG_FLAGS_USAGE}
 
@@ -93,7 +96,7 @@ async function cookCommand(args: ParsedArgs): Promise<number> {
   const workspace = workspaceOf(args);
   const config = applyLimitFlags(configFromArgs(workspace, args), args);
   const method = flagValue(args, 'method') ?? 'greedy';
-  if (!soupMethods.some((m) => m.id === method)) throw new UsageError(`unknown method "${method}" (known: ${soupMethods.map((m) => m.id).join(', ')})`);
+  if (!soupMethodIds().includes(method)) throw new UsageError(`unknown method "${method}" (known: ${soupMethodIds().join(', ')})`);
   const ingredients = flagValue(args, 'ingredients')?.split(',').map((s) => s.trim()).filter(Boolean);
 
   const controller = new AbortController();
@@ -174,7 +177,7 @@ export function renderReport(report: SoupReport, dir: string): string {
   }
   const skipped = report.ingredients.filter((i) => i.status !== 'ok');
   if (skipped.length > 0) out.push('', 'Not used:', ...skipped.map((i) => `  ${printable(i.id)}: ${i.status} — ${printable(i.reason ?? '')}`));
-  out.push('', `Soup members (${report.soup.members.length}): ${report.soup.members.map(printable).join(', ')}`, printable(`Wrote ${dir}/soup.onnx and ${dir}/report.json`));
+  out.push('', `Soup members (${report.soup.members.length}): ${report.soup.members.map(printable).join(', ')}`, printable(`Wrote ${dir}/${SOUP_MODEL_FILE} and ${dir}/${REPORT_FILE}`));
   if (report.warnings?.length) out.push('', 'Warnings:', ...report.warnings.map((w) => `  ${printable(w)}`));
   return out.join('\n');
 }

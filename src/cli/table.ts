@@ -1,4 +1,4 @@
-import { printable } from '../engine/format';
+import { printable } from '../engine/safeText';
 
 /**
  * Renders rows as an aligned plain-text table; numbers-looking cells are right-aligned. Every

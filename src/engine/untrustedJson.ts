@@ -2,7 +2,7 @@
  * Helpers for JSON that comes from files the user may not have written (configs, metrics):
  * bounded nesting, and messages that never quote the file's content.
  */
-import { clipText } from './format';
+import { clipText } from './safeText';
 
 /** Nesting accepted in a config file; deeper is refused with a normal error, not a stack overflow. */
 export const MAX_JSON_DEPTH = 64;

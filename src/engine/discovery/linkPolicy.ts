@@ -6,7 +6,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { clipText } from '../format';
+import { clipText } from '../safeText';
 
 /** A path the scan did not enter or read, and why (shown in the scan, never a silent omission). */
 export interface SkippedPath {

@@ -14,6 +14,7 @@ import { openRegularFile } from '../formats/readInput';
 import { jsonSyntaxProblem } from '../untrustedJson';
 import { isInside, LinkPolicy } from './linkPolicy';
 import type { HParamValue, MetricsSource, RunLayout, RunRecord } from './runRecord';
+import { isRecord } from '../../shared/validation';
 
 /** The file that makes a folder a run in every layout. */
 export const MODEL_FILE = 'model.onnx';
@@ -348,10 +349,8 @@ export function isScalar(value: unknown): boolean {
   return typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean';
 }
 
-/** A plain object (not null, not an array). */
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+// The layout readers import it from here with the other run-folder helpers.
+export { isRecord };
 
 /** What {@link finishRecord} needs to build a {@link RunRecord}. */
 export interface RecordParts {

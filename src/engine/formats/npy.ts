@@ -1,5 +1,5 @@
 import { SoupError } from '../errors';
-import { clipText } from '../format';
+import { clipText } from '../safeText';
 
 /** Element types the engine reads from `.npy` arrays. */
 export type NpyDtype = 'f4' | 'f8' | 'f2' | 'u1' | 'i1' | 'i2' | 'i4' | 'i8' | 'u2' | 'u4' | 'b1';
@@ -71,7 +71,3 @@ export function parseNpy(buf: Uint8Array, source: string): NpyArray {
   return { dtype, shape, data: buf.subarray(dataStart, dataStart + need) };
 }
 
-/** Bytes per element of a dtype. */
-export function npyItemSize(dtype: NpyDtype): number {
-  return ITEM_SIZE[dtype];
-}

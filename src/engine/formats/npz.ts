@@ -3,7 +3,7 @@ import * as zlib from 'node:zlib';
 import { SoupError, throwIfAborted } from '../errors';
 import { parseNpy, type NpyArray } from './npy';
 import { DEFAULT_MAX_DATASET_MB, ReadBudget } from './readBudget';
-import { clipText } from '../format';
+import { clipText } from '../safeText';
 
 /** Options for {@link readNpz}. */
 export interface ReadNpzOptions {

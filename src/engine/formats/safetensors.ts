@@ -30,6 +30,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import * as os from 'node:os';
 import { SoupError } from '../errors';
+import { isRecord } from '../../shared/validation';
 import { openForReading, readAt } from './positionedRead';
 
 /** Header size limit, as in the reference implementation (`MAX_HEADER_SIZE`). */
@@ -251,6 +252,3 @@ function viewAs(dtype: SafetensorsDtype, buffer: ArrayBuffer, count: number): Te
   }
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
