@@ -3,9 +3,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as ortTypes from 'onnxruntime-node';
 import { loadConfig } from '../../src/engine/config';
-import type { Dataset } from '../../src/engine/evaluate/dataset';
+import type { ArrayDataset } from '../../src/engine/datasets/arrayFiles';
 import { cookSoup } from '../../src/engine/cookSoup';
-import { loadDataset } from '../../src/engine/evaluate/dataset';
+import { openArrayFiles } from '../../src/engine/datasets/arrayFiles';
+import { splitEntry } from '../../src/engine/datasets/openDatasets';
 import { argmax, Evaluator } from '../../src/engine/evaluate/evaluator';
 import { encodeOnnxModel, mlpGraph } from '../../src/engine/formats/onnxBuild';
 import type { OnnxModelInfo } from '../../src/engine/formats/onnxModel';
@@ -362,10 +363,10 @@ export function copyGBs(bytes: number, reps: number): number {
 }
 
 /** The zoo's held-out set, as cookSoup loads it. */
-async function loadHeldout(workspace: string): Promise<Dataset> {
+async function loadHeldout(workspace: string): Promise<ArrayDataset> {
   const config = loadConfig(workspace);
   if (!config.datasets.heldout) throw new Error(`${workspace} has no held-out dataset`);
-  return loadDataset('heldout', config.datasets.heldout, workspace, config.scale);
+  return openArrayFiles('heldout', splitEntry(config.datasets.heldout).source, workspace, config.scale);
 }
 
 function diff(a: Probe, b: Probe): Probe {

@@ -2,18 +2,17 @@ import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { CookOptions, CookPhase, CookPlan } from './cookPlan';
-import type { DatasetSource } from './config';
-import { datasetLabel } from './config';
+import type { DatasetEntry } from './config';
+import type { EvalDataset } from './datasets/evalDataset';
+import { openDatasets } from './datasets/openDatasets';
 import { inspectWorkspace } from './discovery/scanWorkspace';
 import { SoupError, throwIfAborted } from './errors';
-import type { Dataset } from './evaluate/dataset';
-import { loadDataset } from './evaluate/dataset';
 import { Evaluator } from './evaluate/evaluator';
 import { LogitEnsemble, metricsFromCorrect } from './evaluate/metrics';
 import type { OnnxModelInfo } from './formats/onnxModel';
 import { writePatchedModel } from './formats/onnxWrite';
 import { formatPercent } from './format';
-import type { Baseline, IngredientReport, Metrics, SoupReport } from './report';
+import type { Baseline, DatasetInfo, IngredientReport, Metrics, SoupReport } from './report';
 import { REPORT_SCHEMA } from './report';
 import type { SoupIngredient } from './soups/method';
 import { getSoupMethod } from './soups/registry';
@@ -83,7 +82,7 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
 
   // --- load
   enter('load');
-  const roles: [string, DatasetSource][] = [];
+  const roles: [string, DatasetEntry][] = [];
   if (cfg.datasets.heldout) roles.push(['heldout', cfg.datasets.heldout]);
   if (cfg.datasets.test) roles.push(['test', cfg.datasets.test]);
   for (const [name, p] of Object.entries(cfg.datasets.shifts)) roles.push([name, p]);
@@ -99,14 +98,24 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
       progress(0, 1, `warning: ${w}`);
     },
   });
+  let datasets: EvalDataset[] = [];
   try {
-    const datasets: Dataset[] = [];
-    for (const [i, [key, rel]] of roles.entries()) {
-      throwIfAborted(signal);
-      progress(i, roles.length, `loading ${datasetLabel(rel)}`);
-      const ds = await loadDataset(key, rel, workspace, cfg.scale);
+    // Label maps and preprocessor defaults are looked for beside the graph, the pretrained model, then the runs.
+    const searchDirs = [...new Set([path.dirname(template.path), ...(scan.pretrained ? [path.dirname(scan.pretrained.path)] : []), ...scan.runs.flatMap((r) => [path.dirname(r.modelPath), path.join(workspace, r.id)])])];
+    const opened = await openDatasets(roles, cfg, {
+      workspace,
+      inputName: evaluator.inputName,
+      inputDims: evaluator.inputDims,
+      modelClasses: evaluator.classes,
+      searchDirs,
+      signal,
+      onProgress: (key, done, total) => progress(done, total, `decoding ${key}: ${done}/${total} images`),
+    });
+    datasets = opened.datasets;
+    for (const ds of datasets) {
       evaluator.checkDataset(ds);
-      datasets.push(ds);
+      if (ds.skipped && ds.skipped.count > 0) warnings.push(`${ds.path}: ${ds.skipped.count} file(s) skipped (${ds.skipped.files.slice(0, 3).map((f) => `${f.file}: ${f.reason}`).join('; ')}${ds.skipped.count > 3 ? '; ...' : ''}); see datasets.${ds.key}.skipped in the report`);
+      if (ds.emptyClasses && ds.emptyClasses.length > 0) warnings.push(`${ds.path}: class folder(s) without readable images: ${ds.emptyClasses.join(', ')}`);
     }
     const heldout = datasets.find((d) => d.key === 'heldout');
     const fingerprints = new Map<string, { bytes: number; sha256: string; mtimeMs: number }>();
@@ -158,7 +167,7 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
       heldoutN: heldout?.n,
       comparison: cfg.greedy.comparison,
       newSum: () => new WeightSum(template),
-      scoreHeldout: async (w) => (await evaluator.run(w, heldout as Dataset, { signal })).correct,
+      scoreHeldout: async (w) => (await evaluator.run(w, heldout as EvalDataset, { signal })).correct,
       signal,
       progress,
       scratch: weights,
@@ -210,7 +219,7 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
         device: evaluator.device,
       },
       warnings,
-      datasets: Object.fromEntries(datasets.map((d) => [d.key, { path: d.path, n: d.n }])),
+      datasets: Object.fromEntries(datasets.map((d) => [d.key, datasetInfo(workspace, d, evaluator.classes ?? opened.labelMap?.names.length, opened.labelMap?.source)])),
       shiftNames: Object.keys(cfg.datasets.shifts),
       ingredients: scan.runs.map((r): IngredientReport => {
         const fp = fingerprints.get(r.id);
@@ -262,8 +271,22 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
     progress(1, 1, `wrote ${displayPath(workspace, dir)}`);
     return { report, dir };
   } finally {
+    await Promise.all(datasets.map((d) => d.close()));
     await evaluator.release();
   }
+}
+
+/** How a dataset is described in the report: kind, size, classes covered, subset and skips. */
+function datasetInfo(workspace: string, d: EvalDataset, classes: number | undefined, labelSource: string | undefined): DatasetInfo {
+  const info: DatasetInfo = { path: d.path, n: d.n, kind: d.kind, classesCovered: d.classesCovered };
+  if (classes !== undefined) info.classes = classes;
+  if (d.subset) info.subset = d.subset;
+  if (d.kind === 'folder') {
+    info.labels = labelSource && path.isAbsolute(labelSource) ? displayPath(workspace, labelSource) : labelSource;
+    info.skipped = d.skipped;
+    if (d.emptyClasses?.length) info.emptyClasses = d.emptyClasses;
+  }
+  return info;
 }
 
 function bestIndividual(ingredients: SoupIngredient[], metrics: Map<string, Metrics>): Baseline {
