@@ -9,6 +9,7 @@ import { soupMethods } from '../engine/soups/registry';
 import type { ParsedArgs } from './args';
 import { flagValue, parseArgs, UsageError } from './args';
 import { CONFIG_FLAGS, CONFIG_FLAGS_USAGE, configFromArgs } from './configFlags';
+import { datasetsNote } from '../shared/datasetSummary';
 import { renderTable } from './table';
 
 const USAGE = `Usage:
@@ -161,6 +162,9 @@ export function renderReport(report: SoupReport, dir: string): string {
       ),
     );
   }
+  const note = datasetsNote(report);
+  if (note) out.push('', note);
+  if (report.warnings?.length) out.push('', 'Warnings:', ...report.warnings.map((w) => `  ${w}`));
   const skipped = report.ingredients.filter((i) => i.status !== 'ok');
   if (skipped.length > 0) out.push('', 'Not used:', ...skipped.map((i) => `  ${i.id}: ${i.status} — ${i.reason ?? ''}`));
   out.push('', `Soup members (${report.soup.members.length}): ${report.soup.members.join(', ')}`, `Wrote ${dir}/soup.onnx and ${dir}/report.json`);

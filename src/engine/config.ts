@@ -238,7 +238,7 @@ function optDataset(v: unknown, key: string, fail: (p: string) => never): Datase
     if (v.preprocessing !== undefined) entry.preprocessing = parsePreprocessing(v.preprocessing, `${key}.preprocessing`, fail);
     return entry;
   }
-  return fail(`"${key}" must be an .npz file or image folder path, {"path": ..., "subset": ..., "preprocessing": ...} or {"x": "<x>.npy", "y": "<y>.npy"}, got ${JSON.stringify(v)}`);
+  return fail(`"${key}" must be an .npz file path or {"x": "<x>.npy", "y": "<y>.npy"}, got ${JSON.stringify(v)} (or an image folder path, or {"path": ..., "subset": ..., "preprocessing": ...})`);
 }
 
 function optStringArray(v: unknown, key: string, fail: (p: string) => never): string[] | undefined {

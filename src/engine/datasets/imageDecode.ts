@@ -51,7 +51,8 @@ const KERNELS: Record<Resample, keyof SharpTypes.KernelEnum> = { nearest: 'neare
 export async function decodeImage(file: string, steps: DecodeSteps): Promise<DecodedImage> {
   const s = sharp();
   const options: SharpTypes.SharpOptions = { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error', sequentialRead: true };
-  const meta = await s(file, options).metadata();
+  // The header is read without the limit (no pixels are decoded) so that the refusal can say the size.
+  const meta = await s(file, { ...options, limitInputPixels: false }).metadata();
   const width = meta.width ?? 0;
   const height = meta.height ?? 0;
   if (width * height > MAX_INPUT_PIXELS) throw new Error(`declares ${width}x${height} pixels, over the limit of ${MAX_INPUT_PIXELS} (a decompression bomb?)`);

@@ -20,3 +20,6 @@ export async function tempDir(prefix = 'soups-test-'): Promise<string> {
 export async function copyFromExample(dest: string, parts: string[]): Promise<void> {
   for (const p of parts) await fsp.cp(path.join(EXAMPLE, p), path.join(dest, p), { recursive: true });
 }
+
+/** The example's evaluation sets as image folders (a part of them; see its README.md). */
+export const FASHION_IMAGES = path.join(REPO, 'test', 'fixtures', 'fashion-images');
