@@ -23,8 +23,8 @@ const builds = [
     platform: 'node',
     target: 'node20',
     format: 'cjs',
-    // onnxruntime-node is a native addon: it is loaded from node_modules, never bundled.
-    external: ['vscode', 'onnxruntime-node'],
+    // onnxruntime-node and sharp (libvips) are native addons: loaded from node_modules, never bundled.
+    external: ['vscode', 'onnxruntime-node', 'sharp'],
   },
 ];
 if (existsSync('webview/main.ts')) {

@@ -68,6 +68,8 @@ async function main(): Promise<void> {
     // 1. The bundled example, end to end.
     log('example: greedy soup of examples/fashion-soup');
     results.example = await child('cook', { workspace: path.join(REPO, 'examples/fashion-soup'), method: 'greedy' });
+    log('image folders: the example\'s datasets as PNG folders, decoding and the same cook vs .npz');
+    results.imageFolders = await child('imageFolders', { workspace: path.join(REPO, 'examples/fashion-soup') });
 
     // 1b. A workspace of TensorBoard-logged runs, scanned.
     log(`trackers: scan of ${TRACKER_RUNS} TensorBoard runs of ${TRACKER_SCALARS} scalars each`);
@@ -312,6 +314,23 @@ function renderReport(res: Num, targets: Target[]): string {
   lines.push(table(['phase', 'ms'], [...phases.map(([n, v]) => [n, v.toFixed(0)]), ['total (wall)', num(ex.wallMs).toFixed(0)]]));
   lines.push(`Forward passes: ${JSON.stringify(p.passesPerDataset)}; ${p.averagePasses} averaging passes; ${p.sessions} onnxruntime session; peak RSS ${(num(ex.maxRssBytes) / MB).toFixed(0)} MB.`);
   lines.push('');
+
+  const img = res.imageFolders as Num | undefined;
+  if (img) {
+    const npz = img.npz as Num;
+    const folder = img.folder as Num;
+    lines.push(`### 1b. The same datasets as image folders (${img.images} PNGs, 28x28 grayscale)`);
+    lines.push('');
+    lines.push(table(['figure', 'value'], [
+      ['decoding (sharp, batches of batchSize), images/s', num(img.imagesPerSecond).toFixed(0)],
+      ['greedy cook on .npz, wall s', (num(npz.wallMs) / 1000).toFixed(1)],
+      ['greedy cook on folders, wall s', (num(folder.wallMs) / 1000).toFixed(1)],
+      ['folders / .npz', `${num(img.cookRatio).toFixed(2)}×`],
+      ['same correct counts on every set', img.sameCounts ? 'yes' : 'NO'],
+    ]));
+    lines.push(`Peak RSS ${(num(img.maxRssBytes) / MB).toFixed(0)} MB.`);
+    lines.push('');
+  }
 
   const gen = res.zooGeneration as Num;
   const memcpy = res.memcpy as Num;

@@ -1,6 +1,7 @@
 import { provideVSCodeDesignSystem, vsCodeButton, vsCodeDataGrid, vsCodeDataGridCell, vsCodeDataGridRow, vsCodeDivider } from '@vscode/webview-ui-toolkit';
 import type { SoupReport } from '../src/shared/webviewProtocol';
 import { assertNever } from '../src/shared/assertNever';
+import { datasetsNote } from '../src/shared/datasetSummary';
 import { formatGain, formatPercent } from '../src/shared/format';
 import { parseHostToWebview, parsePanelState, REPORT_FILE, SOUP_MODEL_FILE, type InitMessage } from '../src/shared/webviewProtocol';
 import { drawCharts, type DrawnCharts } from './charts';
@@ -50,7 +51,7 @@ function render(msg: InitMessage): void {
     header(r, msg.method.label),
     actions(),
     el('vscode-divider'),
-    section('Comparison', 'Accuracy on every dataset; ★ marks the best value in each column. A soup costs one model at inference, the ensemble costs K.', buildTable(r, rows)),
+    section('Comparison', `Accuracy on every dataset; ★ marks the best value in each column. A soup costs one model at inference, the ensemble costs K. ${datasetsNote(r)}`.trim(), buildTable(r, rows)),
     el('vscode-divider'),
     chartsSection(),
   );

@@ -1,6 +1,6 @@
 import type * as ortTypes from 'onnxruntime-node';
 import { Evaluator } from '../../src/engine/evaluate/evaluator';
-import type { Dataset } from '../../src/engine/evaluate/dataset';
+import type { EvalDataset } from '../../src/engine/datasets/evalDataset';
 import type { OnnxModelInfo } from '../../src/engine/formats/onnxModel';
 import type { MeanOptions } from '../../src/engine/soups/streamingMean';
 import { StreamingMean } from '../../src/engine/soups/streamingMean';
@@ -99,7 +99,7 @@ export function installProbe(): Probe {
     }
   };
   const run = Evaluator.prototype.run;
-  Evaluator.prototype.run = async function (this: Evaluator, weights, ds: Dataset, opts) {
+  Evaluator.prototype.run = async function (this: Evaluator, weights, ds: EvalDataset, opts) {
     const t = performance.now();
     const cpu = process.cpuUsage();
     try {

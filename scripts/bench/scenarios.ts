@@ -3,9 +3,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as ortTypes from 'onnxruntime-node';
 import { loadConfig } from '../../src/engine/config';
-import type { Dataset } from '../../src/engine/evaluate/dataset';
+import type { ArrayDataset } from '../../src/engine/datasets/arrayFiles';
 import { cookSoup } from '../../src/engine/cookSoup';
-import { loadDataset } from '../../src/engine/evaluate/dataset';
+import { openArrayFiles } from '../../src/engine/datasets/arrayFiles';
+import { splitEntry } from '../../src/engine/datasets/openDatasets';
 import { argmax, Evaluator } from '../../src/engine/evaluate/evaluator';
 import { encodeOnnxModel, mlpGraph } from '../../src/engine/formats/onnxBuild';
 import type { OnnxModelInfo } from '../../src/engine/formats/onnxModel';
@@ -16,6 +17,7 @@ import type { WeightSet } from '../../src/engine/soups/weights';
 import { createKernel } from '../../src/engine/soups/simdKernel';
 import { prewarmMeanWorker, StreamingMean } from '../../src/engine/soups/streamingMean';
 import { CHUNK_ELEMS, WeightReader, WeightSum } from '../../src/engine/soups/weights';
+import { imageFolders } from './imageFolders';
 import type { Probe } from './instrument';
 import { installProbe, modelBytes } from './instrument';
 import { trackerScan } from './trackerScan';
@@ -38,6 +40,7 @@ export const scenarios: Record<string, (args: Args) => Promise<Record<string, un
   naive,
   averaging,
   trackerScan,
+  imageFolders,
 };
 
 /**
@@ -260,10 +263,9 @@ async function naive(args: Args): Promise<Record<string, unknown>> {
     naiveParts.sessionMs += performance.now() - s;
     s = performance.now();
     let correct = 0;
-    const per = ds.xShape.slice(1).reduce((a, b) => a * b, 1);
     for (let start = 0; start < ds.n; start += config.batchSize) {
       const b = Math.min(config.batchSize, ds.n - start);
-      const x = new ort.Tensor('float32', ds.x.subarray(start * per, (start + b) * per), [b, ...ds.xShape.slice(1)]);
+      const x = new ort.Tensor('float32', await ds.readBatch(start, b), [b, ...ds.xShape.slice(1)]);
       const out = (await session.run({ x })).logits;
       const data = out.data as Float32Array;
       const classes = out.dims[1];
@@ -363,10 +365,10 @@ export function copyGBs(bytes: number, reps: number): number {
 }
 
 /** The zoo's held-out set, as cookSoup loads it. */
-async function loadHeldout(workspace: string): Promise<Dataset> {
+async function loadHeldout(workspace: string): Promise<ArrayDataset> {
   const config = loadConfig(workspace);
   if (!config.datasets.heldout) throw new Error(`${workspace} has no held-out dataset`);
-  return loadDataset('heldout', config.datasets.heldout, workspace, config.scale);
+  return openArrayFiles('heldout', splitEntry(config.datasets.heldout).source, workspace, config.scale);
 }
 
 function diff(a: Probe, b: Probe): Probe {

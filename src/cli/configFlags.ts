@@ -27,13 +27,14 @@ export const CONFIG_FLAGS = [
 /** Usage lines for {@link CONFIG_FLAGS}. */
 export const CONFIG_FLAGS_USAGE = `Config overrides (each replaces the modelsoups.json key):
   --config FILE            another config file            --out DIR          output
-  --heldout FILE           datasets.heldout               --test FILE        datasets.test
-  --shift NAME=FILE,...    datasets.shifts                --pretrained FILE  pretrained
+  --heldout PATH           datasets.heldout               --test PATH        datasets.test
+  --shift NAME=PATH,...    datasets.shifts                --pretrained FILE  pretrained
   --include GLOB,...       include                        --exclude GLOB,... exclude
   --input-name NAME        model.input                    --output-name NAME model.output
   --scale X                scale                          --metric NAME      metric
   --comparison '>='|'>'    greedy.comparison              --batch-size N     batchSize
-  --threads N              threads                        --device cpu|cuda  device`;
+  --threads N              threads                        --device cpu|cuda  device
+  (a dataset PATH is an .npz file or an image folder <root>/<class>/<images>)`;
 
 /**
  * The workspace config with the command-line overrides applied: each flag replaces its key and
@@ -53,7 +54,7 @@ export function configFromArgs(workspace: string, args: ParsedArgs): SoupConfig 
     const out: Record<string, string> = {};
     for (const pair of list(v)) {
       const eq = pair.indexOf('=');
-      if (eq <= 0 || eq === pair.length - 1) throw new UsageError(`--shift takes NAME=FILE pairs, got "${pair}"`);
+      if (eq <= 0 || eq === pair.length - 1) throw new UsageError(`--shift takes NAME=PATH pairs, got "${pair}"`);
       out[pair.slice(0, eq)] = pair.slice(eq + 1);
     }
     return out;

@@ -14,6 +14,7 @@ import { flagValue, parseArgs, UsageError } from './args';
 import { CONFIG_FLAGS, CONFIG_FLAGS_USAGE, configFromArgs } from './configFlags';
 import { applyLimitFlags, LIMIT_FLAGS, LIMIT_FLAGS_USAGE } from './limitFlags';
 import { removeStaleTemps } from '../engine/soupOutput';
+import { datasetsNote } from '../shared/datasetSummary';
 import { renderTable } from './table';
 
 const USAGE = `Usage:
@@ -175,6 +176,9 @@ export function renderReport(report: SoupReport, dir: string): string {
       ),
     );
   }
+  const note = datasetsNote(report);
+  if (note) out.push('', note);
+  if (report.warnings?.length) out.push('', 'Warnings:', ...report.warnings.map((w) => `  ${w}`));
   const skipped = report.ingredients.filter((i) => i.status !== 'ok');
   if (skipped.length > 0) out.push('', 'Not used:', ...skipped.map((i) => `  ${printable(i.id)}: ${i.status} — ${printable(i.reason ?? '')}`));
   out.push('', `Soup members (${report.soup.members.length}): ${report.soup.members.map(printable).join(', ')}`, printable(`Wrote ${dir}/${SOUP_MODEL_FILE} and ${dir}/${REPORT_FILE}`));

@@ -4,6 +4,8 @@ import { SoupError } from './errors';
 import { readSmallTextFileSync } from './formats/readInput';
 import { echoValue, jsonSyntaxProblem, MAX_JSON_DEPTH, nestedDeeperThan } from './untrustedJson';
 import { isRecord } from '../shared/validation';
+import type { PreprocessingSpec } from './datasets/preprocessing';
+import { parsePreprocessing } from './datasets/preprocessing';
 
 /** The file name the engine looks for at the workspace root. */
 export const CONFIG_FILE = 'modelsoups.json';
@@ -12,21 +14,34 @@ export const CONFIG_FILE = 'modelsoups.json';
 export type GreedyComparison = '>=' | '>';
 
 /**
- * One evaluation dataset: an `.npz` holding arrays `x` and `y`, or two `.npy` files. Paths are
- * relative to the workspace (as written in the config).
+ * Where one evaluation dataset's data is: an `.npz` holding arrays `x` and `y`, an image folder
+ * (`<root>/<class>/<image>`), or two `.npy` files. Paths are relative to the workspace (as
+ * written in the config).
  */
 export type DatasetSource = string | { x: string; y: string };
 
-/** The evaluation datasets by role. */
-export interface DatasetPaths {
-  heldout?: DatasetSource;
-  test?: DatasetSource;
-  shifts: Record<string, DatasetSource>;
+/** A dataset given as an object: its path plus per-set settings. */
+export interface DatasetOptions {
+  path: string;
+  /** Score among the classes present only (default: on for folders, off for array files). */
+  subset?: boolean;
+  /** Folders only: merged over the top-level `preprocessing`. */
+  preprocessing?: PreprocessingSpec;
 }
 
-/** How a dataset is named in reports and messages: the `.npz` path, or the `x` file. */
-export function datasetLabel(src: DatasetSource): string {
-  return typeof src === 'string' ? src : src.x;
+/** One dataset entry of the config. */
+export type DatasetEntry = DatasetSource | DatasetOptions;
+
+/** The evaluation datasets by role. */
+export interface DatasetPaths {
+  heldout?: DatasetEntry;
+  test?: DatasetEntry;
+  shifts: Record<string, DatasetEntry>;
+}
+
+/** How a dataset is named in reports and messages: its path, or the `x` file. */
+export function datasetLabel(src: DatasetEntry): string {
+  return typeof src === 'string' ? src : 'path' in src ? src.path : src.x;
 }
 
 /**
@@ -72,6 +87,10 @@ export interface SoupConfig {
   allowedRoots?: string[];
   /** Memory budget of one dataset while it loads, in MiB (default 2048); user-set like `allowedRoots`. */
   maxDatasetMB?: number;
+  /** Class names in index order for image folders: a list, or a `.json`/`.txt` file. */
+  classes?: string[] | string;
+  /** Image-folder preprocessing for every folder dataset (a dataset entry can override fields). */
+  preprocessing?: PreprocessingSpec;
 }
 
 /** Where inference runs. */
@@ -94,7 +113,7 @@ export function defaultConfig(): SoupConfig {
   };
 }
 
-const TOP_KEYS = ['$schema', 'datasets', 'pretrained', 'include', 'exclude', 'model', 'scale', 'greedy', 'output', 'metric', 'batchSize', 'threads', 'device'];
+const TOP_KEYS = ['$schema', 'datasets', 'pretrained', 'include', 'exclude', 'model', 'scale', 'greedy', 'output', 'metric', 'batchSize', 'threads', 'device', 'classes', 'preprocessing'];
 
 /**
  * Reads `<workspace>/modelsoups.json` (or `file` when given). A missing default file gives
@@ -244,6 +263,13 @@ export function parseConfig(raw: unknown, source: string): SoupConfig {
   if (raw.batchSize !== undefined) cfg.batchSize = positiveInteger(raw.batchSize, 'batchSize', fail);
   if (raw.threads !== undefined) cfg.threads = positiveInteger(raw.threads, 'threads', fail);
   if (raw.device !== undefined) cfg.device = parseDevice(raw.device, fail);
+  if (raw.classes !== undefined) {
+    const c = raw.classes;
+    const ok = (typeof c === 'string' && c !== '') || (Array.isArray(c) && c.length > 0 && c.every((s) => typeof s === 'string' && s !== '') && new Set(c).size === c.length);
+    if (!ok) fail(`"classes" must be a list of distinct class names in index order or a .json/.txt file, got ${JSON.stringify(c)}`);
+    cfg.classes = c as string[] | string;
+  }
+  if (raw.preprocessing !== undefined) cfg.preprocessing = parsePreprocessing(raw.preprocessing, 'preprocessing', fail);
   return cfg;
 }
 
@@ -278,10 +304,17 @@ function optString(v: unknown, key: string, fail: Fail): string | undefined {
   return v;
 }
 
-function optDataset(v: unknown, key: string, fail: Fail): DatasetSource | undefined {
+function optDataset(v: unknown, key: string, fail: Fail): DatasetEntry | undefined {
   if (v === undefined || typeof v === 'string') return optString(v, key, fail);
   if (isRecord(v) && typeof v.x === 'string' && typeof v.y === 'string' && Object.keys(v).length === 2 && v.x && v.y) return { x: v.x, y: v.y };
-  return fail(`"${key}" must be an .npz file path or {"x": "<x>.npy", "y": "<y>.npy"}, got ${echoValue(v)}`, key);
+  if (isRecord(v) && 'path' in v) {
+    for (const k of Object.keys(v)) if (!['path', 'subset', 'preprocessing'].includes(k)) fail(`unknown key "${key}.${k}" (known: path, subset, preprocessing)`, `${key}.${k}`);
+    const entry: DatasetOptions = { path: optString(v.path, `${key}.path`, fail) as string };
+    if (v.subset !== undefined) entry.subset = typeof v.subset === 'boolean' ? v.subset : fail(`"${key}.subset" must be true or false, got ${echoValue(v.subset)}`, `${key}.subset`);
+    if (v.preprocessing !== undefined) entry.preprocessing = parsePreprocessing(v.preprocessing, `${key}.preprocessing`, fail);
+    return entry;
+  }
+  return fail(`"${key}" must be an .npz file path or {"x": "<x>.npy", "y": "<y>.npy"}, got ${echoValue(v)} (or an image folder path, or {"path": ..., "subset": ..., "preprocessing": ...})`, key);
 }
 
 function optStringArray(v: unknown, key: string, fail: Fail): string[] | undefined {

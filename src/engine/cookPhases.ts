@@ -5,21 +5,22 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import type { DatasetSource, SoupConfig } from './config';
-import { configValueAt, datasetLabel } from './config';
+import type { DatasetEntry, SoupConfig } from './config';
+import { configValueAt } from './config';
+import type { EvalDataset } from './datasets/evalDataset';
+import type { LabelMap } from './datasets/labelMap';
+import { openDatasets } from './datasets/openDatasets';
 import type { CookPlan } from './cookPlan';
 import type { InspectedWorkspace } from './discovery/scanWorkspace';
 import { inspectWorkspace } from './discovery/scanWorkspace';
 import { openEvaluator, pickIngredients } from './chooseIngredients';
 import type { WorkspaceScan } from './discovery/workspaceScan';
 import { SoupError, throwIfAborted } from './errors';
-import type { Dataset } from './evaluate/dataset';
-import { loadDataset } from './evaluate/dataset';
 import type { Evaluator } from './evaluate/evaluator';
 import { LogitEnsemble, metricsFromCorrect } from './evaluate/metrics';
 import type { OnnxModelInfo } from './formats/onnxModel';
 import { writePatchedModel } from './formats/onnxWrite';
-import type { Baseline, IngredientReport, Metrics, SoupReport } from './report';
+import type { Baseline, DatasetInfo, IngredientReport, Metrics, SoupReport } from './report';
 import { REPORT_FILE, REPORT_SCHEMA, SOUP_MODEL_FILE } from './report';
 import type { SoupMethodDescriptor } from './soups/catalogue';
 import type { HeldoutScorer, MethodOptionValue, SoupIngredient, SoupMethod, SoupOutcome } from './soups/method';
@@ -69,8 +70,10 @@ export async function chooseIngredients(plan: CookPlan, method: SoupMethodDescri
 /** The load phase's result: one inference session and the datasets, checked against it. */
 export interface EvaluationSetup {
   evaluator: Evaluator;
-  /** Held-out, test, then the shifts, as configured. */
-  datasets: Dataset[];
+  /** Held-out, test, then the shifts, as configured. The caller closes them. */
+  datasets: EvalDataset[];
+  /** The class order image folders were labelled with (undefined without folders). */
+  labelMap?: LabelMap;
   /** Things the user should know that did not stop the cook (e.g. CUDA unavailable). */
   warnings: string[];
 }
@@ -83,7 +86,7 @@ export interface EvaluationSetup {
  */
 export async function loadEvaluation(chosen: ChosenIngredients, cfg: SoupConfig, wanted: readonly string[] | undefined, run: PhaseRun): Promise<EvaluationSetup> {
   const { workspace } = chosen;
-  const roles: [string, DatasetSource][] = [];
+  const roles: [string, DatasetEntry][] = [];
   if (cfg.datasets.heldout) roles.push(['heldout', cfg.datasets.heldout]);
   if (cfg.datasets.test) roles.push(['test', cfg.datasets.test]);
   for (const [name, p] of Object.entries(cfg.datasets.shifts)) roles.push([name, p]);
@@ -101,19 +104,40 @@ export async function loadEvaluation(chosen: ChosenIngredients, cfg: SoupConfig,
   });
   chosen.ingredients = ingredients;
   try {
-    const datasets: Dataset[] = [];
-    for (const [i, [key, rel]] of roles.entries()) {
-      throwIfAborted(run.signal);
-      run.progress(i, roles.length, `loading ${datasetLabel(rel)}`);
-      const ds = await loadDataset(key, rel, workspace, cfg.scale, { maxDatasetMB: cfg.maxDatasetMB, signal: run.signal });
-      evaluator.checkDataset(ds);
-      datasets.push(ds);
+    const template = ingredients[0].model;
+    const { scan } = chosen;
+    // Label maps and preprocessor defaults are looked for beside the graph, the pretrained model, then the runs.
+    const searchDirs = [...new Set([path.dirname(template.path), ...(scan.pretrained ? [path.dirname(scan.pretrained.path)] : []), ...scan.runs.flatMap((r) => [path.dirname(r.modelPath), path.join(workspace, r.id)])])];
+    const opened = await openDatasets(roles, cfg, {
+      workspace,
+      inputName: evaluator.inputName,
+      inputDims: evaluator.inputDims,
+      modelClasses: evaluator.classes,
+      searchDirs,
+      signal: run.signal,
+      onProgress: (key, done, total) => run.progress(done, total, `decoding ${key}: ${done}/${total} images`),
+    });
+    try {
+      for (const ds of opened.datasets) {
+        evaluator.checkDataset(ds);
+        if (ds.skipped && ds.skipped.count > 0) warnings.push(`${ds.path}: ${ds.skipped.count} file(s) skipped (${ds.skipped.files.slice(0, 3).map((f) => `${f.file}: ${f.reason}`).join('; ')}${ds.skipped.count > 3 ? '; ...' : ''}); see datasets.${ds.key}.skipped in the report`);
+        if (ds.emptyClasses && ds.emptyClasses.length > 0) warnings.push(`${ds.path}: class folder(s) without readable images: ${ds.emptyClasses.join(', ')}`);
+      }
+    } catch (err) {
+      await Promise.all(opened.datasets.map((d) => d.close()));
+      throw err;
     }
-    return { evaluator, datasets, warnings };
+    return { evaluator, datasets: opened.datasets, labelMap: opened.labelMap, warnings };
   } catch (err) {
     await evaluator.release();
     throw err;
   }
+}
+
+/** Releases what the load phase opened: the datasets' files and the session. */
+export async function releaseEvaluation(setup: EvaluationSetup): Promise<void> {
+  await Promise.all(setup.datasets.map((d) => d.close()));
+  await setup.evaluator.release();
 }
 
 /** Size, time and SHA-256 of a file as read for a cook. */
@@ -319,7 +343,7 @@ export function buildReport(p: ReportParts): SoupReport {
       device: evaluator.device,
     },
     warnings: p.setup.warnings,
-    datasets: Object.fromEntries(datasets.map((d) => [d.key, { path: d.path, n: d.n }])),
+    datasets: Object.fromEntries(datasets.map((d) => [d.key, datasetInfo(workspace, d, evaluator.classes ?? p.setup.labelMap?.names.length, p.setup.labelMap?.source)])),
     shiftNames: Object.keys(cfg.datasets.shifts),
     ingredients: scan.runs.map((r): IngredientReport => {
       const fp = p.fingerprints.models.get(r.id);
@@ -408,4 +432,23 @@ async function fingerprint(file: string): Promise<FileFingerprint> {
 /** A path with forward slashes, as reports store them. */
 export function toPosix(p: string): string {
   return p.split(path.sep).join('/');
+}
+
+/** How a dataset is described in the report: kind, size, classes covered, subset and skips. */
+function datasetInfo(workspace: string, d: EvalDataset, classes: number | undefined, labelSource: string | undefined): DatasetInfo {
+  const info: DatasetInfo = { path: d.path, n: d.n, kind: d.kind, classesCovered: d.classesCovered };
+  if (classes !== undefined) info.classes = classes;
+  if (d.subset) info.subset = d.subset;
+  if (d.kind === 'folder') {
+    info.labels = labelSource && path.isAbsolute(labelSource) ? displayPath(workspace, labelSource) : labelSource;
+    info.skipped = d.skipped;
+    if (d.emptyClasses?.length) info.emptyClasses = d.emptyClasses;
+  }
+  return info;
+}
+
+/** Workspace-relative when inside the workspace, absolute otherwise. */
+export function displayPath(workspace: string, p: string): string {
+  const rel = path.relative(workspace, p);
+  return rel.startsWith('..') || path.isAbsolute(rel) ? p : toPosix(rel);
 }

@@ -3,12 +3,13 @@ import type { CookOptions, CookPlan } from './cookPlan';
 import { defaultSoupName } from './cookPlan';
 import {
   buildReport,
+  displayPath,
   chooseIngredients,
   cookMethodSoup,
   evaluateIngredients,
   fingerprintIngredients,
   loadEvaluation,
-  toPosix,
+  releaseEvaluation,
   verifyUnchanged,
   writeSoup,
   type PhaseRun,
@@ -74,12 +75,6 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
     run.progress(1, 1, `wrote ${displayPath(workspace, dir)}`);
     return { report, dir };
   } finally {
-    await setup.evaluator.release();
+    await releaseEvaluation(setup);
   }
-}
-
-/** Workspace-relative when inside the workspace, absolute otherwise. */
-function displayPath(workspace: string, p: string): string {
-  const rel = path.relative(workspace, p);
-  return rel.startsWith('..') || path.isAbsolute(rel) ? p : toPosix(rel);
 }

@@ -28,6 +28,19 @@ export interface DatasetInfo {
   /** Workspace-relative path, as configured. */
   path: string;
   n: number;
+  /** `arrays` (.npz / .npy) or `folder` (images); absent in reports written before folders. */
+  kind?: 'arrays' | 'folder';
+  /** Distinct labels present, and the model's number of classes. */
+  classesCovered?: number;
+  classes?: number;
+  /** Set when predictions were restricted to these class indices (a class-subset set). */
+  subset?: number[];
+  /** Folders: where the class order came from (`classes`, a config.json, `folder names`). */
+  labels?: string;
+  /** Folders: files not used (all counted, the first ones named with the reason). */
+  skipped?: { count: number; files: { file: string; reason: string }[] };
+  /** Folders: class folders that held no readable image. */
+  emptyClasses?: string[];
 }
 
 /** One ingredient as reported: what was read from the run and how it scored here. */

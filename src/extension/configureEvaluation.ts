@@ -24,20 +24,24 @@ export async function configureEvaluation(workspace: string): Promise<vscode.Uri
   const current = isRecord(existing.datasets) ? existing.datasets : {};
   const currentShifts = isRecord(current.shifts) ? current.shifts : {};
 
-  // Only .npz: one file holds both x and y (pairs of .npy files are written into the JSON by hand).
-  const datasets = (await vscode.workspace.findFiles(new vscode.RelativePattern(root, '**/*.npz'), SKIP, 2000)).map((u) => rel(workspace, u)).sort();
+  // .npz files (one file holds both x and y; pairs of .npy files are written into the JSON by
+  // hand) and image folders, <root>/<class>/<image>: the grandparents of image files.
+  const npz = (await vscode.workspace.findFiles(new vscode.RelativePattern(root, '**/*.npz'), SKIP, 2000)).map((u) => rel(workspace, u));
+  const images = await vscode.workspace.findFiles(new vscode.RelativePattern(root, '**/*.{png,jpg,jpeg,webp,PNG,JPG,JPEG,WEBP}'), SKIP, 20000);
+  const folders = new Set(images.map((u) => rel(workspace, vscode.Uri.file(path.dirname(path.dirname(u.fsPath))))).filter((f) => f !== '' && !f.startsWith('..')));
+  const datasets = [...npz, ...folders].sort();
   if (datasets.length === 0) {
-    void vscode.window.showWarningMessage('Model Soups: no .npz dataset files were found in the workspace. Add the held-out, test and shift datasets first (np.savez(file, x=images, y=labels)).');
+    void vscode.window.showWarningMessage('Model Soups: no datasets were found in the workspace: add the held-out, test and shift datasets first, as .npz files (np.savez(file, x=images, y=labels)) or image folders (<folder>/<class name>/<images>).');
     return undefined;
   }
-  const items = (pick?: unknown): FileItem[] => datasets.map((d) => ({ label: d, rel: d, picked: d === pick }));
+  const items = (pick?: unknown): FileItem[] => datasets.map((d) => ({ label: d, rel: d, picked: d === pick, description: folders.has(d) ? 'image folder' : undefined }));
 
-  const heldout = await pickOne('Held-out (validation) dataset — used to rank ingredients and to decide greedy steps', items(current.heldout), current.heldout, false);
+  const heldout = await pickOne('Held-out (validation) dataset — used to rank ingredients and to decide greedy steps', items(entryPath(current.heldout)), entryPath(current.heldout), false);
   if (!heldout) return undefined;
-  const test = await pickOne('Test dataset (in-distribution) — optional', items(current.test), current.test, true);
+  const test = await pickOne('Test dataset (in-distribution) — optional', items(entryPath(current.test)), entryPath(current.test), true);
   if (!test) return undefined;
   const shiftPicks = await vscode.window.showQuickPick(
-    datasets.filter((d) => d !== heldout.rel && d !== test.rel).map((d) => ({ label: d, rel: d, picked: Object.values(currentShifts).includes(d) }) as FileItem),
+    items().filter((d) => d.rel !== heldout.rel && d.rel !== test.rel).map((d) => ({ ...d, picked: Object.values(currentShifts).some((p) => entryPath(p) === d.rel) })),
     { title: 'Model Soups: distribution-shift datasets (any number)', canPickMany: true, placeHolder: 'Each becomes a column of the report; their mean is the shift average' },
   );
   if (!shiftPicks) return undefined;
@@ -50,14 +54,15 @@ export async function configureEvaluation(workspace: string): Promise<vscode.Uri
   );
   if (!pretrained) return undefined;
 
-  const shifts: Record<string, string> = {};
+  const shifts: Record<string, unknown> = {};
   for (const s of shiftPicks) {
-    const known = Object.entries(currentShifts).find(([, p]) => p === s.rel)?.[0];
+    const [known, entry] = Object.entries(currentShifts).find(([, p]) => entryPath(p) === s.rel) ?? [];
     let name = known ?? shiftName(s.rel ?? s.label);
     for (let i = 2; name in shifts; i++) name = `${shiftName(s.rel ?? s.label)}_${i}`;
-    shifts[name] = s.rel ?? s.label;
+    // An entry written as {path, subset, preprocessing} keeps its settings.
+    shifts[name] = entry ?? s.rel ?? s.label;
   }
-  const next: Record<string, unknown> = { ...existing, datasets: { heldout: heldout.rel, ...(test.rel ? { test: test.rel } : {}), shifts } };
+  const next: Record<string, unknown> = { ...existing, datasets: { heldout: keep(current.heldout, heldout.rel), ...(test.rel ? { test: keep(current.test, test.rel) } : {}), shifts } };
   if (pretrained.rel) next.pretrained = pretrained.rel;
   else delete next.pretrained;
   try {
@@ -92,11 +97,21 @@ async function readExisting(uri: vscode.Uri): Promise<Record<string, unknown>> {
   }
 }
 
-/** `data/shift_rotate.npz` -> `rotate`. */
+/** `data/shift_rotate.npz` -> `rotate`; an image folder `shifts/sketch` -> `sketch`. */
 function shiftName(file: string): string {
   return path.posix.basename(file).replace(/\.(npz|npy)$/i, '').replace(/^shift[_-]/i, '').replace(/[^A-Za-z0-9_-]+/g, '_') || 'shift';
 }
 
 function rel(workspace: string, uri: vscode.Uri): string {
   return path.relative(workspace, uri.fsPath).split(path.sep).join('/');
+}
+
+/** The path of a config dataset entry: a string, or the `path` of an object entry. */
+function entryPath(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : isRecord(v) && typeof v.path === 'string' ? v.path : undefined;
+}
+
+/** The current entry when it names `rel` (so its settings survive), else `rel`. */
+function keep(current: unknown, rel: string | undefined): unknown {
+  return entryPath(current) === rel ? current : rel;
 }

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { loadDataset } from '../../src/engine/evaluate/dataset';
+import { openArrayFiles } from '../../src/engine/datasets/arrayFiles';
 import { Evaluator } from '../../src/engine/evaluate/evaluator';
 import { readOnnxModel } from '../../src/engine/formats/onnxModel';
 import { loadWeights } from '../../src/engine/soups/weights';
@@ -14,7 +14,7 @@ describe('Evaluator (one session per architecture, weights as inputs)', function
     const first = await readOnnxModel(path.join(EXAMPLE, 'runs/ft-07/model.onnx'));
     const ev = await Evaluator.create(first, { batchSize: 333 });
     try {
-      const ds = await loadDataset('heldout', 'data/heldout_val.npz', EXAMPLE);
+      const ds = await openArrayFiles('heldout', 'data/heldout_val.npz', EXAMPLE);
       ev.checkDataset(ds);
       for (const id of ['runs/ft-07', 'sweep-b05']) {
         const w = await loadWeights(await readOnnxModel(path.join(EXAMPLE, id, 'model.onnx')));
@@ -36,7 +36,7 @@ describe('Evaluator (one session per architecture, weights as inputs)', function
       assert.equal(ev.device, 'cpu');
       assert.equal(warnings.length, 1);
       assert.match(warnings[0], /CUDA is not available .*evaluating on the CPU/);
-      const ds = await loadDataset('test', 'data/test.npz', EXAMPLE);
+      const ds = await openArrayFiles('test', 'data/test.npz', EXAMPLE);
       const r = await ev.run(await loadWeights(model), ds);
       assert.equal(r.correct, expected.ingredients.find((i) => i.id === 'sweep-c09')?.correct.test);
     } finally {

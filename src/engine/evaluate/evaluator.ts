@@ -5,8 +5,7 @@ import { SoupError } from '../errors';
 import type { OnnxModelInfo, OnnxValue } from '../formats/onnxModel';
 import { dataTypeName, OnnxDataType } from '../formats/onnxSchema';
 import type { WeightSet } from '../soups/weights';
-import type { Dataset } from './dataset';
-import { datasetBatch } from './dataset';
+import type { EvalDataset } from '../datasets/evalDataset';
 import { buildSessionModel } from './sessionModel';
 
 /** Options for an {@link Evaluator}. */
@@ -96,7 +95,7 @@ export class Evaluator {
    * Checks a dataset against the model before any inference: the example shape must fit the
    * input, labels must be valid class indices.
    */
-  checkDataset(ds: Dataset): void {
+  checkDataset(ds: EvalDataset): void {
     const want = this.inputDims;
     const got = ds.xShape;
     const fits = want.length === got.length && want.every((d, i) => i === 0 || typeof d !== 'number' || d === got[i]);
@@ -114,8 +113,11 @@ export class Evaluator {
     }
   }
 
-  /** Runs `weights` over the whole dataset in batches; counts correct top-1 predictions. */
-  async run(weights: WeightSet, ds: Dataset, opts: { keepLogits?: boolean; signal?: AbortSignal } = {}): Promise<PassResult> {
+  /**
+   * Runs `weights` over the whole dataset in batches; counts correct top-1 predictions (among
+   * `ds.subset` when set). Logits are kept for every class.
+   */
+  async run(weights: WeightSet, ds: EvalDataset, opts: { keepLogits?: boolean; signal?: AbortSignal } = {}): Promise<PassResult> {
     const ortm = onnxruntime();
     const feeds: Record<string, ortTypes.Tensor> = {};
     this.model.weights.forEach((w, i) => {
@@ -126,7 +128,7 @@ export class Evaluator {
     for (let start = 0; start < ds.n; start += this.batchSize) {
       if (opts.signal?.aborted) throw new SoupError('CANCELLED', 'cancelled');
       const b = Math.min(this.batchSize, ds.n - start);
-      feeds[this.inputName] = new ortm.Tensor('float32', datasetBatch(ds, start, b), [b, ...ds.xShape.slice(1)]);
+      feeds[this.inputName] = new ortm.Tensor('float32', await ds.readBatch(start, b), [b, ...ds.xShape.slice(1)]);
       let result: ortTypes.InferenceSession.OnnxValueMapType;
       try {
         result = await this.session.run(feeds, [this.outputName]);
@@ -143,7 +145,7 @@ export class Evaluator {
       for (let i = 0; i < b; i++) {
         const label = ds.y[start + i];
         if (label >= classes) throw new SoupError('DATASET_MISMATCH', `label ${label} at index ${start + i} is not one of the model's ${classes} classes`, ds.file);
-        if (argmax(data, i * classes, classes) === label) correct++;
+        if (predictedClass(data, i * classes, classes, ds.subset) === label) correct++;
       }
       logits?.set(data.subarray(0, b * classes), start * classes);
     }
@@ -165,6 +167,18 @@ export function argmax(a: ArrayLike<number>, off: number, n: number): number {
       best = j;
     }
   }
+  return best;
+}
+
+/**
+ * The predicted class of one example: the argmax over all `classes` logits at `off`, or over the
+ * `subset` classes only (the official model-soups rule for shift sets that cover part of the
+ * classes, e.g. ImageNet-R and -A).
+ */
+export function predictedClass(a: ArrayLike<number>, off: number, classes: number, subset?: number[]): number {
+  if (!subset) return argmax(a, off, classes);
+  let best = subset[0];
+  for (const c of subset) if (a[off + c] > a[off + best]) best = c;
   return best;
 }
 

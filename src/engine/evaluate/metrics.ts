@@ -1,9 +1,9 @@
 import type { Metrics } from '../report';
-import type { Dataset } from './dataset';
-import { argmax } from './evaluator';
+import type { EvalDataset } from '../datasets/evalDataset';
+import { predictedClass } from './evaluator';
 
 /** Builds {@link Metrics} from correct counts per dataset key. */
-export function metricsFromCorrect(correct: Record<string, number>, datasets: Dataset[]): Metrics {
+export function metricsFromCorrect(correct: Record<string, number>, datasets: EvalDataset[]): Metrics {
   const m: Metrics = { shifts: {}, correct: { ...correct } };
   for (const ds of datasets) {
     const c = correct[ds.key];
@@ -28,7 +28,7 @@ export class LogitEnsemble {
   members = 0;
 
   /** Adds one model's logits [n × classes] on a dataset. */
-  add(ds: Dataset, logits: Float32Array): void {
+  add(ds: EvalDataset, logits: Float32Array): void {
     const classes = logits.length / ds.n;
     let s = this.sums.get(ds.key);
     if (!s) {
@@ -39,13 +39,13 @@ export class LogitEnsemble {
     for (let i = 0; i < s.length; i++) s[i] += logits[i];
   }
 
-  /** Correct top-1 predictions of the ensemble on a dataset. */
-  correct(ds: Dataset): number {
+  /** Correct top-1 predictions of the ensemble on a dataset (among `ds.subset` when set). */
+  correct(ds: EvalDataset): number {
     const s = this.sums.get(ds.key);
     const classes = this.classes.get(ds.key);
     if (!s || !classes) return 0;
     let c = 0;
-    for (let i = 0; i < ds.n; i++) if (argmax(s, i * classes, classes) === ds.y[i]) c++;
+    for (let i = 0; i < ds.n; i++) if (predictedClass(s, i * classes, classes, ds.subset) === ds.y[i]) c++;
     return c;
   }
 }

@@ -41,3 +41,5 @@ export function caseFolders(prefix: string): { fresh: () => Promise<string>; roo
   };
   return { fresh, root: () => tmp };
 }
+/** The example's evaluation sets as image folders (a part of them; see its README.md). */
+export const FASHION_IMAGES = path.join(REPO, 'test', 'fixtures', 'fashion-images');
