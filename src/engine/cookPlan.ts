@@ -5,7 +5,7 @@ export interface CookPlan {
   /** Absolute path of the workspace (the folder holding the runs and `modelsoups.json`). */
   workspace: string;
   config: SoupConfig;
-  /** Soup method id from the registry (`greedy`, `uniform`). */
+  /** Soup method id from the catalogue (`greedy`, `uniform`; see soups/catalogue.ts). */
   method: string;
   /** Restrict the ingredients to these run ids (default: every scored, compatible run). */
   ingredients?: string[];
