@@ -30,13 +30,15 @@ export interface DrawnCharts {
 }
 
 /** Draws the three charts into their canvases. Charts without data show a note instead. */
-export function drawCharts(report: SoupReport, methodLabel: string, canvases: { scatter: HTMLCanvasElement; trajectory: HTMLCanvasElement; shifts: HTMLCanvasElement }, palette: Palette): DrawnCharts {
+export function drawCharts(report: SoupReport, methodLabel: string, canvases: { scatter?: HTMLCanvasElement; trajectory?: HTMLCanvasElement; shifts?: HTMLCanvasElement }, palette: Palette): DrawnCharts {
   Chart.defaults.color = palette.foreground;
   Chart.defaults.borderColor = palette.grid;
   Chart.defaults.font.family = palette.font;
   const charts: Chart[] = [];
   let destroyed = false;
-  const add = (canvas: HTMLCanvasElement, config: ChartConfiguration | undefined, empty: string): void => {
+  // The page only makes the cards that apply; a card without its canvas is skipped.
+  const add = (canvas: HTMLCanvasElement | undefined, config: ChartConfiguration | undefined, empty: string): void => {
+    if (!canvas) return;
     if (config) charts.push(new Chart(canvas, config));
     else showNote(canvas, empty);
   };
@@ -103,11 +105,46 @@ interface LabelledPoint {
   x: number;
   y: number;
   label: string;
+  /** Where the point really lies when it is drawn on the plot's edge. */
+  real?: { x: number; y: number };
+}
+
+/** The plot's range: the runs and the soup, with a margin; at least one point wide. */
+interface Range {
+  min: number;
+  max: number;
+}
+
+function rangeOf(values: number[]): Range {
+  const lo = Math.min(...values);
+  const hi = Math.max(...values);
+  const pad = Math.max((hi - lo) * 0.12, 0.005);
+  return { min: Math.max(0, lo - pad), max: Math.min(1, hi + pad) };
+}
+
+/**
+ * Moves a point outside the ranges onto the nearest edge and remembers where it really is, so a
+ * far-off baseline (a uniform soup ruined by a bad run) neither stretches the axes nor vanishes.
+ */
+function clampTo(pt: LabelledPoint, x: Range, y: Range): LabelledPoint {
+  const cx = Math.min(x.max, Math.max(x.min, pt.x));
+  const cy = Math.min(y.max, Math.max(y.min, pt.y));
+  return cx === pt.x && cy === pt.y ? pt : { x: cx, y: cy, label: pt.label, real: { x: pt.x, y: pt.y } };
+}
+
+/** The triangle's rotation that points from the edge towards where the point really lies. */
+function edgeRotation(pt: LabelledPoint): number {
+  if (!pt.real) return 0;
+  if (pt.real.x < pt.x) return 270;
+  if (pt.real.x > pt.x) return 90;
+  return pt.real.y < pt.y ? 180 : 0;
 }
 
 /**
  * The paper's signature figure: in-distribution accuracy (test, else held-out) against the
- * shift average; ingredients as dots, soups and the ensemble as distinct markers.
+ * shift average; ingredients as dots, soups and the ensemble as distinct markers. The axes are
+ * zoomed to the runs and the soup; a baseline outside that range is drawn on the edge as a
+ * triangle pointing towards it, and its tooltip gives the real values.
  */
 function scatterConfig(report: SoupReport, methodLabel: string, p: Palette, stars: { plot: HTMLImageElement; legend: HTMLImageElement }): ChartConfiguration<'scatter', LabelledPoint[]> | undefined {
   if (report.shiftNames.length === 0) return undefined;
@@ -129,19 +166,31 @@ function scatterConfig(report: SoupReport, methodLabel: string, p: Palette, star
   });
   const b = report.baselines;
   const bestId = b.bestIndividual.members[0];
+  const ingredientPoints = report.ingredients.flatMap((i) => point(i.id, i.metrics));
+  const soupPoints = point(methodLabel, report.soup.metrics);
+  const focus = [...ingredientPoints, ...soupPoints];
+  const xRange = rangeOf(focus.map((pt) => pt.x));
+  const yRange = rangeOf(focus.map((pt) => pt.y));
+  // A baseline marker: on the plot as usual, or on its edge (a triangle pointing out) when it lies outside.
+  const baseline = (label: string, data: LabelledPoint[], color: string, style: PointStyle, radius: number, fill = color): ChartDataset<'scatter', LabelledPoint[]> => {
+    const placed = data.map((pt) => clampTo(pt, xRange, yRange));
+    const off = placed.some((pt) => pt.real);
+    const d = marker(off ? `${label} (off scale, on the edge)` : label, placed, color, off ? 'triangle' : style, radius, fill);
+    return off ? { ...d, pointRotation: placed.map(edgeRotation), clip: false } : d;
+  };
   // chart.js draws the first dataset on top: the soup first, the ingredient dots last. The
   // soup's and baselines' markers get an outline in the background colour so that they stand
   // out where they overlap (the soup and the ensemble often land close together).
   const outlined = (d: ChartDataset<'scatter', LabelledPoint[]>): ChartDataset<'scatter', LabelledPoint[]> => ({ ...d, borderColor: p.background, borderWidth: 1.5 });
   const soupIndex = 0;
   const datasets = [
-    { ...marker(methodLabel, point(methodLabel, report.soup.metrics), p.soup, stars.plot, 13), pointHoverRadius: 13 },
-    outlined(marker(`Logit ensemble (${b.ensemble.members.length}× cost)`, point('Logit ensemble', b.ensemble.metrics), p.ensemble, 'rectRot', 9)),
-    ...(report.method !== 'uniform' ? [outlined(marker('Uniform soup', point('Uniform soup', b.uniform.metrics), p.uniform, 'triangle', 9))] : []),
+    { ...marker(methodLabel, soupPoints, p.soup, stars.plot, 13), pointHoverRadius: 13 },
+    outlined(baseline(`Logit ensemble (${b.ensemble.members.length}× cost)`, point('Logit ensemble', b.ensemble.metrics), p.ensemble, 'rectRot', 9)),
+    ...(report.method !== 'uniform' ? [outlined(baseline('Uniform soup', point('Uniform soup', b.uniform.metrics), p.uniform, 'triangle', 9))] : []),
     // A ring around the best ingredient's dot, in the colour it has in the shift bars.
     ...(bestId ? [{ ...marker(`Best individual (${bestId})`, point(bestId, b.bestIndividual.metrics), p.best, 'circle', 9, 'transparent'), borderWidth: 2.5 }] : []),
     // Translucent dots, so that ingredients on top of each other stay countable.
-    marker('Ingredients', report.ingredients.flatMap((i) => point(i.id, i.metrics)), p.ingredient, 'circle', 5, withAlpha(p.ingredient, 0.6)),
+    marker('Ingredients', ingredientPoints, p.ingredient, 'circle', 5, withAlpha(p.ingredient, 0.6)),
   ];
   return {
     type: 'scatter',
@@ -151,8 +200,8 @@ function scatterConfig(report: SoupReport, methodLabel: string, p: Palette, star
       maintainAspectRatio: false,
       animation: false,
       scales: {
-        x: { title: { display: true, text: `${useTest ? 'Test' : 'Held-out'} accuracy (in-distribution)` }, ticks: { callback: (v) => pct(Number(v)) }, grid: { color: p.grid } },
-        y: { title: { display: true, text: 'Average accuracy over distribution shifts' }, ticks: { callback: (v) => pct(Number(v)) }, grid: { color: p.grid } },
+        x: { min: xRange.min, max: xRange.max, title: { display: true, text: `${useTest ? 'Test' : 'Held-out'} accuracy (in-distribution)` }, ticks: { callback: (v) => pct(Number(v)) }, grid: { color: p.grid } },
+        y: { min: yRange.min, max: yRange.max, title: { display: true, text: 'Average accuracy over distribution shifts' }, ticks: { callback: (v) => pct(Number(v)) }, grid: { color: p.grid } },
       },
       plugins: {
         legend: {
@@ -170,11 +219,19 @@ function scatterConfig(report: SoupReport, methodLabel: string, p: Palette, star
                 if (item.datasetIndex === soupIndex) return { ...item, pointStyle: stars.legend };
                 if (!d || d.backgroundColor === 'transparent') return item;
                 const color = d === datasets.at(-1) ? p.ingredient : (d.backgroundColor as string);
-                return { ...item, fillStyle: color, strokeStyle: color, lineWidth: 0 };
+                return { ...item, fillStyle: color, strokeStyle: color, lineWidth: 0, rotation: 0 };
               }),
           },
         },
-        tooltip: { callbacks: { label: (ctx) => `${(ctx.raw as LabelledPoint).label}: ${pct(ctx.parsed.x ?? 0)} / ${pct(ctx.parsed.y ?? 0)}` } },
+        tooltip: {
+          callbacks: {
+            label: (ctx) => {
+              const pt = ctx.raw as LabelledPoint;
+              const at = pt.real ?? { x: ctx.parsed.x ?? 0, y: ctx.parsed.y ?? 0 };
+              return `${pt.label}: ${pct(at.x)} / ${pct(at.y)}${pt.real ? ' (off scale)' : ''}`;
+            },
+          },
+        },
       },
     },
   };

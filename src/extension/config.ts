@@ -19,6 +19,8 @@ export interface Settings {
   device?: ExecutionDevice;
   /** Extra exclude globs for the run scan, added to the config's `exclude`. */
   scanExclude: string[];
+  /** Open the results panel (beside the editor, without focus) when a cook ends. */
+  openResultsAfterCook: boolean;
 }
 
 /** Reads the settings in one place; invalid values fall back to "not set" rather than throwing. */
@@ -35,6 +37,7 @@ export function readSettings(scope?: vscode.Uri): Settings {
     threads: positiveInt(c.get<unknown>('threads')),
     device: device === 'cpu' || device === 'cuda' ? device : undefined,
     scanExclude: Array.isArray(exclude) ? exclude.filter((g): g is string => typeof g === 'string' && g !== '') : [],
+    openResultsAfterCook: c.get<unknown>('openResultsAfterCook') !== false,
   };
 }
 

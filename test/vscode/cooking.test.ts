@@ -1,11 +1,24 @@
 import * as assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { SoupReport } from '../../src/engine/report';
 import type { CookOutcome } from '../../src/extension/cookController';
+import type { PanelInfo } from '../../src/extension/resultsPanel';
 import type { ModelSoupsApi } from '../../src/extension/testApi';
-import { getApi } from './suite';
+import { extensionLog, getApi } from './suite';
+
+function rendered(api: ModelSoupsApi, dir: () => string | undefined, ms = 60_000): Promise<PanelInfo> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('timed out waiting for the results panel to render')), ms);
+    const sub = api.onPanelRendered((info) => {
+      if (info.soupDir !== dir()) return;
+      clearTimeout(timer);
+      sub.dispose();
+      resolve(info);
+    });
+  });
+}
 
 const GREEDY_MEMBERS = ['lightning_logs/version_0', 'runs/ft-07', 'lightning_logs/version_3', 'runs/ft-10', 'sweep-c09'];
 
@@ -27,7 +40,10 @@ describe('Cooking through the commands', () => {
 
   it('"Cook Greedy Soup" writes soup.onnx and a report whose greedy members are the expected five, in order', async () => {
     const before = listOutput(ws);
+    let dir: string | undefined;
+    const panel = rendered(api, () => dir);
     const outcome = await vscode.commands.executeCommand<CookOutcome>('modelSoups.cookGreedy');
+    if (outcome?.status === 'done') dir = outcome.dir;
     assert.equal(outcome?.status, 'done', JSON.stringify(outcome));
     if (outcome.status !== 'done') return;
     assert.deepEqual(outcome.report.soup.members, GREEDY_MEMBERS);
@@ -46,6 +62,14 @@ describe('Cooking through the commands', () => {
     assert.deepEqual(listOutput(ws), [...before, path.basename(outcome.dir)].sort());
     assert.deepEqual(api.lastJob(), outcome);
     assert.equal(api.isCooking(), false);
+
+    // The results panel opens by itself beside the editor, without taking the focus.
+    const info = await panel;
+    const placement = api.panelPlacement(outcome.dir);
+    assert.ok(placement?.visible, 'the new soup\'s panel is not in front');
+    assert.equal(placement.active, false, 'the panel took the focus');
+    assert.equal(info.rendered?.summary?.split(' · ')[0], '5 of 12 checked (12 found)');
+    assert.deepEqual(info.rendered?.cards, ['chart-scatter', 'chart-trajectory', 'chart-shifts']);
   });
 
   it('lists the new soup in the Soups view, read back from its report.json', async () => {
@@ -58,6 +82,54 @@ describe('Cooking through the commands', () => {
       assert.equal(soup.method, 'greedy');
       assert.equal(soup.members.length, 5);
       assert.equal(soup.heldout, outcome.report.soup.metrics.heldout);
+    }
+    // The row tells soups apart by method, held-out and shift average; only the newest is expanded.
+    const items = api.soupItems();
+    const row = items.find((i) => i.id?.startsWith(`soup:${outcome.dir}`));
+    assert.match(String(row?.description), /^Greedy soup · held-out \d+\.\d % · shift avg \d+\.\d % · 5 members$/);
+    assert.equal(row?.collapsibleState, vscode.TreeItemCollapsibleState.Expanded);
+    assert.equal(row?.id, `soup:${outcome.dir}:newest`);
+    assert.ok(items.filter((i) => i !== row).every((i) => i.collapsibleState !== vscode.TreeItemCollapsibleState.Expanded));
+  });
+
+  it('counts checked, found and skipped runs: an unchecked run is "not checked", an unreadable one is named in the header, the log and the summary', async () => {
+    const broken = path.join(ws, 'sweep-a02-broken');
+    cpSync(path.join(ws, 'sweep-a02'), broken, { recursive: true });
+    chmodSync(broken, 0o755);
+    chmodSync(path.join(broken, 'model.onnx'), 0o644);
+    writeFileSync(path.join(broken, 'model.onnx'), 'not an onnx model');
+    const unchecked = ['sweep-b05', 'runs/ft-00'];
+    const settings = vscode.workspace.getConfiguration('modelSoups');
+    let dir: string | undefined;
+    try {
+      await api.refresh();
+      assert.equal(api.scan()?.runs.find((r) => r.id === 'sweep-a02-broken')?.status, 'unreadable');
+      await api.setChecked(unchecked, false);
+      // With the setting off, the panel waits for "Show Results".
+      await settings.update('openResultsAfterCook', false, vscode.ConfigurationTarget.Workspace);
+      const outcome = await vscode.commands.executeCommand<CookOutcome>('modelSoups.cookUniform');
+      assert.equal(outcome?.status, 'done', JSON.stringify(outcome));
+      if (outcome.status !== 'done') return;
+      dir = outcome.dir;
+      assert.equal(api.panelPlacement(outcome.dir), undefined, 'the panel opened although the setting is off');
+      assert.match(api.ingredientsMessage() ?? '', /Skipped 1 unusable run: sweep-a02-broken \(unreadable\)/);
+      const log = extensionLog(ws);
+      if (log) assert.match(readFileSync(log, 'utf8'), /skipped sweep-a02-broken: unreadable: /);
+
+      const panel = rendered(api, () => dir);
+      await vscode.commands.executeCommand('modelSoups.showResults', outcome.dir);
+      const info = await panel;
+      assert.equal(info.rendered?.summary?.split(' · ')[0], '10 of 10 checked (13 found)');
+      assert.ok(info.rendered?.hints?.some((h) => /^Skipped 1 unusable run: sweep-a02-broken \(unreadable: /.test(h)), JSON.stringify(info.rendered?.hints));
+      // A uniform soup has no greedy trajectory: no card for it.
+      assert.deepEqual(info.rendered?.cards, ['chart-scatter', 'chart-shifts']);
+    } finally {
+      await settings.update('openResultsAfterCook', undefined, vscode.ConfigurationTarget.Workspace);
+      await api.setChecked(unchecked, true);
+      rmSync(broken, { recursive: true, force: true });
+      if (dir) rmSync(dir, { recursive: true, force: true });
+      await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+      await api.refresh();
     }
   });
 
@@ -78,6 +150,7 @@ describe('Cooking through the commands', () => {
     const outcome = await running;
     assert.equal(outcome?.status, 'cancelled', JSON.stringify(outcome));
     assert.equal(api.isCooking(), false);
+    assert.match(api.ingredientsMessage() ?? '', /was cancelled/);
     assert.deepEqual(listOutput(ws), before, 'the cancelled cook left files in .soups');
   });
 
@@ -86,6 +159,9 @@ describe('Cooking through the commands', () => {
     const outcome = await vscode.commands.executeCommand<CookOutcome>('modelSoups.cookChecked', 'no-such-method');
     assert.equal(outcome?.status, 'failed', JSON.stringify(outcome));
     if (outcome.status === 'failed') assert.match(outcome.message, /no-such-method/);
+    // The cancelled cook's line went when this one started: only this outcome is shown.
+    assert.doesNotMatch(api.ingredientsMessage() ?? '', /cancelled/);
+    assert.match(api.ingredientsMessage() ?? '', /failed/);
     assert.equal(api.isCooking(), false);
     assert.deepEqual(listOutput(ws), before);
   });
