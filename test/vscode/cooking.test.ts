@@ -8,16 +8,21 @@ import type { PanelInfo } from '../../src/extension/resultsPanel';
 import type { ModelSoupsApi } from '../../src/extension/testApi';
 import { extensionLog, getApi } from './suite';
 
-function rendered(api: ModelSoupsApi, dir: () => string | undefined, ms = 60_000): Promise<PanelInfo> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('timed out waiting for the results panel to render')), ms);
+/** The next render of the panel of the soup `dir()` names (known only once the cook ends). */
+function rendered(api: ModelSoupsApi, dir: () => string | undefined): Promise<PanelInfo> {
+  return new Promise((resolve) => {
     const sub = api.onPanelRendered((info) => {
-      if (info.soupDir !== dir()) return;
-      clearTimeout(timer);
+      // The panel can draw before the cook's outcome (and so its folder) is handed back.
+      const wanted = dir();
+      if (wanted ? info.soupDir !== wanted : !path.basename(info.soupDir).startsWith('greedy-')) return;
       sub.dispose();
       resolve(info);
     });
   });
+}
+
+function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms))]);
 }
 
 const GREEDY_MEMBERS = ['lightning_logs/version_0', 'runs/ft-07', 'lightning_logs/version_3', 'runs/ft-10', 'sweep-c09'];
@@ -64,7 +69,7 @@ describe('Cooking through the commands', () => {
     assert.equal(api.isCooking(), false);
 
     // The results panel opens by itself beside the editor, without taking the focus.
-    const info = await panel;
+    const info = await within(60_000, 'the results panel to render', panel);
     const placement = api.panelPlacement(outcome.dir);
     assert.ok(placement?.visible, 'the new soup\'s panel is not in front');
     assert.equal(placement.active, false, 'the panel took the focus');
@@ -118,7 +123,7 @@ describe('Cooking through the commands', () => {
 
       const panel = rendered(api, () => dir);
       await vscode.commands.executeCommand('modelSoups.showResults', outcome.dir);
-      const info = await panel;
+      const info = await within(60_000, 'the results panel to render', panel);
       assert.equal(info.rendered?.summary?.split(' · ')[0], '10 of 10 checked (13 found)');
       assert.ok(info.rendered?.hints?.some((h) => /^Skipped 1 unusable run: sweep-a02-broken \(unreadable: /.test(h)), JSON.stringify(info.rendered?.hints));
       // A uniform soup has no greedy trajectory: no card for it.
