@@ -43,7 +43,10 @@ export function drawCharts(report: SoupReport, methodLabel: string, canvases: { 
     else showNote(canvas, empty);
   };
   const stars = { plot: starMarker(palette.soup, palette.background, 26), legend: starMarker(palette.soup, palette.background, 16) };
-  add(canvases.scatter, scatterConfig(report, methodLabel, palette, stars), 'No shift datasets are configured, so there is no shift average to plot.');
+  const offScale: string[] = [];
+  add(canvases.scatter, scatterConfig(report, methodLabel, palette, stars, offScale), 'No shift datasets are configured, so there is no shift average to plot.');
+  // Say in words what the edge markers show in pixels.
+  if (canvases.scatter && offScale.length > 0) canvases.scatter.setAttribute('aria-label', `${canvases.scatter.getAttribute('aria-label') ?? ''} Off scale, drawn on the edge: ${offScale.join('; ')}.`);
   add(canvases.trajectory, trajectoryConfig(report, palette), `${methodLabel} has no greedy trajectory: it averages every ingredient in one step.`);
   add(canvases.shifts, shiftBarsConfig(report, methodLabel, palette), 'No shift datasets are configured.');
   // The star is an image: draw again once it has decoded (a data: URL, so almost at once).
@@ -146,7 +149,7 @@ function edgeRotation(pt: LabelledPoint): number {
  * zoomed to the runs and the soup; a baseline outside that range is drawn on the edge as a
  * triangle pointing towards it, and its tooltip gives the real values.
  */
-function scatterConfig(report: SoupReport, methodLabel: string, p: Palette, stars: { plot: HTMLImageElement; legend: HTMLImageElement }): ChartConfiguration<'scatter', LabelledPoint[]> | undefined {
+function scatterConfig(report: SoupReport, methodLabel: string, p: Palette, stars: { plot: HTMLImageElement; legend: HTMLImageElement }, offScale: string[]): ChartConfiguration<'scatter', LabelledPoint[]> | undefined {
   if (report.shiftNames.length === 0) return undefined;
   const useTest = report.soup.metrics.test !== undefined;
   const x = (m: { test?: number; heldout?: number }): number | undefined => (useTest ? m.test : m.heldout);
@@ -175,6 +178,7 @@ function scatterConfig(report: SoupReport, methodLabel: string, p: Palette, star
   const baseline = (label: string, data: LabelledPoint[], color: string, style: PointStyle, radius: number, fill = color): ChartDataset<'scatter', LabelledPoint[]> => {
     const placed = data.map((pt) => clampTo(pt, xRange, yRange));
     const off = placed.some((pt) => pt.real);
+    for (const pt of placed) if (pt.real) offScale.push(`${label} at ${pct(pt.real.x)} / ${pct(pt.real.y)}`);
     const d = marker(off ? `${label} (off scale, on the edge)` : label, placed, color, off ? 'triangle' : style, radius, fill);
     return off ? { ...d, pointRotation: placed.map(edgeRotation), clip: false } : d;
   };

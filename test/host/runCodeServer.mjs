@@ -53,9 +53,11 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
   '--disable-dev-shm-usage',
 ];
+// The light run loads the extension as installed, with toasts on as users have them; the dark
+// run loads it as a development extension (the smoke-test driver then hides toasts).
 const THEMES = {
-  dark: { colorTheme: 'Default Dark Modern', suffix: '' },
-  light: { colorTheme: 'Default Light Modern', suffix: '-light' },
+  dark: { colorTheme: 'Default Dark Modern', suffix: '', installed: false },
+  light: { colorTheme: 'Default Light Modern', suffix: '-light', installed: true },
 };
 // Keep the workbench quiet and deterministic for tests and screenshots.
 const BASE_SETTINGS = {
@@ -386,7 +388,7 @@ function prepareRunDir() {
  * Starts code-server on a free 127.0.0.1 port with its own state under `dir`, serving a fresh copy
  * of the example. Resolves once /healthz answers.
  */
-async function startCodeServer({ node, codeServer, dir, settings, trust = 'disabled' }) {
+async function startCodeServer({ node, codeServer, dir, settings, trust = 'disabled', installed = false }) {
   const workspace = join(dir, 'fashion-soup');
   cpSync(exampleDir, workspace, { recursive: true });
   const userData = join(dir, 'user-data');
@@ -395,6 +397,13 @@ async function startCodeServer({ node, codeServer, dir, settings, trust = 'disab
   for (const d of [join(userData, 'User'), extensions, ...Object.values(xdgEnv(dir))]) mkdirSync(d, { recursive: true });
   writeFileSync(config, '');
   writeFileSync(join(userData, 'User', 'settings.json'), `${JSON.stringify({ ...BASE_SETTINGS, ...settings }, null, 2)}\n`);
+  if (installed) {
+    // The extension as a user has it: listed in the profile's extensions.json (as an install
+    // writes it), loaded without the smoke-test driver, so notifications show as toasts.
+    const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
+    const entry = { identifier: { id: `${manifest.publisher}.${manifest.name}`.toLowerCase() }, version: manifest.version, location: { $mid: 1, scheme: 'file', path: repoRoot } };
+    writeFileSync(join(extensions, 'extensions.json'), JSON.stringify([entry]));
+  }
 
   const port = await freePort();
   const logFile = join(dir, 'code-server.log');
@@ -409,7 +418,7 @@ async function startCodeServer({ node, codeServer, dir, settings, trust = 'disab
     '--user-data-dir', userData,
     '--extensions-dir', extensions,
     '--config', config,
-    '--vscode-option', 'enable-smoke-test-driver',
+    ...(installed ? [] : ['--vscode-option', 'enable-smoke-test-driver']),
     '--ignore-last-opened',
     workspace,
   ];
@@ -473,7 +482,8 @@ async function startCodeServer({ node, codeServer, dir, settings, trust = 'disab
 }
 
 /** The workbench URL; code-server loads the payload only with enable-smoke-test-driver. */
-function workbenchUrl(server, { withTests, index = testsIndex }) {
+function workbenchUrl(server, { withTests, index = testsIndex, installed = false }) {
+  if (installed) return `${server.url}/?folder=${encodeURIComponent(server.workspace)}`;
   const remote = (path) => `vscode-remote://127.0.0.1:${server.port}${path}`;
   const payload = [['extensionDevelopmentPath', remote(repoRoot)]];
   if (withTests) payload.push(['extensionTestsPath', remote(index)]);
@@ -663,12 +673,14 @@ async function runUiDrive({ browser, node, codeServer, runDir }) {
       codeServer,
       dir: join(runDir, `ui-${name}`),
       settings: { 'workbench.colorTheme': theme.colorTheme },
+      installed: theme.installed,
     });
     const context = await browser.newContext({ viewport: VIEWPORT });
     const page = await context.newPage();
     try {
       await driveWorkbench(page, {
-        url: workbenchUrl(server, { withTests: false }),
+        url: workbenchUrl(server, { withTests: false, installed: theme.installed }),
+        toasts: theme.installed,
         resultsDir,
         suffix: theme.suffix,
         theme: name,
