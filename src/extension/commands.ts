@@ -43,7 +43,9 @@ export function registerCommands(s: CommandServices): vscode.Disposable[] {
     reg('configureEvaluation', async () => {
       const ws = s.model.workspace;
       if (!ws) return void vscode.window.showWarningMessage('Model Soups: open a folder with fine-tuning runs first.');
-      const runDirs = s.model.state.kind === 'ready' ? s.model.state.scan.runs.map((r) => r.dir) : [];
+      // Folders with a held-out accuracy are runs; a folder with a model and no metrics (a
+      // pretrained checkpoint not configured yet) is not, so its model is offered first.
+      const runDirs = s.model.state.kind === 'ready' ? s.model.state.scan.runs.filter((r) => r.heldout !== undefined).map((r) => r.dir) : [];
       const written = await configureEvaluation(ws, runDirs, s.onSetupStep);
       if (written) await s.model.refresh();
       return written;

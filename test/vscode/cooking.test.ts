@@ -1,12 +1,12 @@
 import * as assert from 'node:assert/strict';
-import { chmodSync, cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { SoupReport } from '../../src/engine/report';
 import type { CookOutcome } from '../../src/extension/cookController';
 import type { PanelInfo } from '../../src/extension/resultsPanel';
 import type { ModelSoupsApi } from '../../src/extension/testApi';
-import { extensionLog, getApi } from './suite';
+import { addBrokenRun, extensionLog, getApi } from './suite';
 
 /** The next render of the panel of the soup `dir()` names (known only once the cook ends). */
 function rendered(api: ModelSoupsApi, dir: () => string | undefined): Promise<PanelInfo> {
@@ -98,11 +98,7 @@ describe('Cooking through the commands', () => {
   });
 
   it('counts checked, found and skipped runs: an unchecked run is "not checked", an unreadable one is named in the header, the log and the summary', async () => {
-    const broken = path.join(ws, 'sweep-a02-broken');
-    cpSync(path.join(ws, 'sweep-a02'), broken, { recursive: true });
-    chmodSync(broken, 0o755);
-    chmodSync(path.join(broken, 'model.onnx'), 0o644);
-    writeFileSync(path.join(broken, 'model.onnx'), 'not an onnx model');
+    const broken = addBrokenRun(ws, 'sweep-a02', 'sweep-a02-broken');
     const unchecked = ['sweep-b05', 'runs/ft-00'];
     const settings = vscode.workspace.getConfiguration('modelSoups');
     let dir: string | undefined;

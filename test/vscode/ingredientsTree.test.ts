@@ -1,11 +1,11 @@
 import * as assert from 'node:assert/strict';
-import { chmodSync, cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { loadConfig } from '../../src/engine/config';
 import { scanWorkspace } from '../../src/engine/discovery/scanWorkspace';
 import type { ModelSoupsApi } from '../../src/extension/testApi';
-import { getApi } from './suite';
+import { addBrokenRun, getApi } from './suite';
 
 // out/test/vscode -> repository root
 const expected = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'fashion-soup', 'expected.json'), 'utf8')) as { sorted_by_heldout: string[] };
@@ -52,7 +52,8 @@ describe('Ingredients tree', () => {
       // lightning_logs/version_0 -> version_0, runs/ft-07 -> ft-07: the accuracy stays in view.
       assert.equal(rows[i].label, run.id.split('/').at(-1));
       const item = api.ingredientItem(run.id);
-      assert.ok(item?.tooltip instanceof vscode.MarkdownString && item.tooltip.value.includes(run.id), 'the tooltip names the whole id');
+      const tooltip = item?.tooltip;
+      assert.ok((typeof tooltip === 'string' ? tooltip : tooltip?.value ?? '').includes(run.id), 'the tooltip names the whole id');
       assert.ok(item?.accessibilityInformation?.label.startsWith(`${run.id}, `));
       assert.equal(rows[i].status, run.status);
       assert.ok(rows[i].description.startsWith(`${((run.heldout ?? NaN) * 100).toFixed(1)} % · ${run.layout}`), rows[i].description);
@@ -66,11 +67,7 @@ describe('Ingredients tree', () => {
   });
 
   it('shows an unreadable run as unusable (no accuracy), aligned by an unticked box, and counts it', async () => {
-    const dir = path.join(ws, 'sweep-a02-broken');
-    cpSync(path.join(ws, 'sweep-a02'), dir, { recursive: true });
-    chmodSync(dir, 0o755);
-    chmodSync(path.join(dir, 'model.onnx'), 0o644);
-    writeFileSync(path.join(dir, 'model.onnx'), 'not an onnx model');
+    const dir = addBrokenRun(ws, 'sweep-a02', 'sweep-a02-broken');
     try {
       await waitFor('the broken run in the tree', () => api.ingredientRows().some((r) => r.id === 'sweep-a02-broken'));
       const row = api.ingredientRows().find((r) => r.id === 'sweep-a02-broken');
@@ -110,11 +107,14 @@ describe('Ingredients tree', () => {
       assert.equal(api.sidebarState(), 'noEvalData');
       const roots = api.ingredientRoots();
       assert.equal(roots[0]?.command?.command, 'modelSoups.configureEvaluation');
+      // Without a config, pretrained/ (a model without metrics) is found as an unscored run too.
+      const scan = await scanWorkspace(ws, loadConfig(ws));
       assert.deepEqual(
         api.ingredientRows().map((r) => r.id),
-        expected.sorted_by_heldout,
+        scan.runs.map((r) => r.id),
       );
-      assert.match(api.ingredientsMessage() ?? '', /12 runs found.*No held-out data is configured/);
+      assert.deepEqual(scan.runs.filter((r) => r.status === 'ok').map((r) => r.id), expected.sorted_by_heldout);
+      assert.match(api.ingredientsMessage() ?? '', new RegExp(`${scan.runs.length} runs found.*No held-out data is configured`));
     } finally {
       writeFileSync(file, before);
       await api.refresh();
