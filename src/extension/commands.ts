@@ -43,6 +43,8 @@ export function registerCommands(s: CommandServices): vscode.Disposable[] {
     reg('configureEvaluation', async () => {
       const ws = s.model.workspace;
       if (!ws) return void vscode.window.showWarningMessage('Model Soups: open a folder with fine-tuning runs first.');
+      // The first scan may still be running (the command can come first thing after activation).
+      if (s.model.state.kind !== 'ready') await s.model.refresh();
       // Folders with a held-out accuracy are runs; a folder with a model and no metrics (a
       // pretrained checkpoint not configured yet) is not, so its model is offered first.
       const runDirs = s.model.state.kind === 'ready' ? s.model.state.scan.runs.filter((r) => r.heldout !== undefined).map((r) => r.dir) : [];

@@ -111,7 +111,7 @@ export async function configureEvaluation(workspace: string, runDirs: readonly s
         return {
           step,
           title: 'Distribution-shift datasets',
-          placeholder: 'Tick any number (each becomes a column; their mean is the shift average), or tick "No shift sets"',
+          placeholder: 'Tick the shift sets (each is a column), or "No shift sets"',
           items: [noShifts, ...fileItems(datasets.filter((d) => !taken.has(d.rel)))],
           many: true,
           initial: (i) => (previous ? (i === noShifts ? previous.includes(undefined) : previous.includes(i.rel)) : i.rel !== undefined && Object.values(currentShifts).includes(i.rel)),

@@ -337,7 +337,11 @@ export const STEPS = [
       }
       // With the notification hidden, one status-bar item describes the job, and a click on it
       // shows the progress (with its Cancel) instead of cancelling.
-      await runCommand(page, 'Notifications: Hide Notifications').catch(() => {});
+      // Escape hides the toasts (notifications.hideToasts), as a user dismisses them.
+      if (await page.locator('.notifications-toasts .notification-toast').first().isVisible().catch(() => false)) {
+        await page.locator('.monaco-workbench .part.editor').click({ position: { x: 400, y: 200 } }).catch(() => {});
+        await page.keyboard.press('Escape');
+      }
       if (await page.locator('.notifications-center.visible').isVisible().catch(() => false)) await page.keyboard.press('Escape');
       const jobItems = page.locator('.part.statusbar .statusbar-item', { hasText: /cooking|Greedy soup/i });
       const count = await poll(async () => {

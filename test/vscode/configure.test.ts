@@ -127,7 +127,7 @@ describe('Configure Evaluation Data', () => {
       // None, then the models outside run folders, then the runs' own models.
       const labels = s.pick.items.filter((i) => i.kind !== vscode.QuickPickItemKind.Separator).map((i) => i.label);
       assert.match(labels[0], /None/);
-      assert.equal(labels[1], 'pretrained/model.onnx', JSON.stringify(labels));
+      assert.equal(labels[1], 'pretrained/model.onnx', JSON.stringify(s.pick.items.map((i) => i.label)));
       assert.ok(labels.slice(2).every((l) => l !== 'pretrained/model.onnx'));
       assert.deepEqual(
         s.pick.items.filter((i) => i.kind === vscode.QuickPickItemKind.Separator).map((i) => i.label),

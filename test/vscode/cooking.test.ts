@@ -45,6 +45,8 @@ describe('Cooking through the commands', () => {
 
   it('"Cook Greedy Soup" writes soup.onnx and a report whose greedy members are the expected five, in order', async () => {
     const before = listOutput(ws);
+    // The user is editing a file when the cook ends: the panel must open beside it and leave the focus there.
+    const editor = await vscode.window.showTextDocument(vscode.Uri.file(path.join(ws, 'modelsoups.json')), { viewColumn: vscode.ViewColumn.One });
     let dir: string | undefined;
     const panel = rendered(api, () => dir);
     const outcome = await vscode.commands.executeCommand<CookOutcome>('modelSoups.cookGreedy');
@@ -72,7 +74,8 @@ describe('Cooking through the commands', () => {
     const info = await within(60_000, 'the results panel to render', panel);
     const placement = api.panelPlacement(outcome.dir);
     assert.ok(placement?.visible, 'the new soup\'s panel is not in front');
-    assert.equal(placement.active, false, 'the panel took the focus');
+    assert.notEqual(placement.viewColumn, vscode.ViewColumn.One, 'the panel did not open beside the editor');
+    assert.equal(vscode.window.activeTextEditor?.document.uri.fsPath, editor.document.uri.fsPath, 'the panel took the focus from the editor');
     assert.equal(info.rendered?.summary?.split(' · ')[0], '5 of 12 checked (12 found)');
     assert.deepEqual(info.rendered?.cards, ['chart-scatter', 'chart-trajectory', 'chart-shifts']);
   });
