@@ -122,7 +122,8 @@ function rangeOf(values: number[]): Range {
   const lo = Math.min(...values);
   const hi = Math.max(...values);
   const pad = Math.max((hi - lo) * 0.12, 0.005);
-  return { min: Math.max(0, lo - pad), max: Math.min(1, hi + pad) };
+  // Whole percents at the ends, so the axis ticks read as round numbers.
+  return { min: Math.max(0, Math.floor((lo - pad) * 100) / 100), max: Math.min(1, Math.ceil((hi + pad) * 100) / 100) };
 }
 
 /**
