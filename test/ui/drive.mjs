@@ -441,6 +441,10 @@ export const STEPS = [
         reached = await body.evaluate(() => document.activeElement?.tagName === 'CANVAS');
       }
       if (!reached) throw new Error('Tab never reaches a chart');
+      await body.evaluate(() => {
+        if (document.activeElement instanceof HTMLElement) document.activeElement.blur();
+        window.scrollTo(0, 0);
+      });
       ctx.log(`results: ${rows} table rows, ${charts.painted} charts drawn, ${bestCells} best cells; soup row "${soupRow}"`);
       await themedScreenshot(page, ctx, 'results');
       // The charts sit below the table: scroll the panel to them for a second picture.
