@@ -29,19 +29,24 @@ export interface DrawnCharts {
 }
 
 /** Draws the three charts into their canvases. Charts without data show a note instead. */
-export function drawCharts(report: SoupReport, method: SoupMethodView, canvases: { scatter: HTMLCanvasElement; trajectory: HTMLCanvasElement; shifts: HTMLCanvasElement }, palette: Palette): DrawnCharts {
+export function drawCharts(report: SoupReport, method: SoupMethodView, canvases: { scatter?: HTMLCanvasElement; trajectory?: HTMLCanvasElement; shifts?: HTMLCanvasElement }, palette: Palette): DrawnCharts {
   Chart.defaults.color = palette.foreground;
   Chart.defaults.borderColor = palette.grid;
   Chart.defaults.font.family = palette.font;
   const charts: Chart[] = [];
   let destroyed = false;
-  const add = (canvas: HTMLCanvasElement, config: ChartConfiguration | undefined, empty: string): void => {
+  // The page only makes the cards that apply; a card without its canvas is skipped.
+  const add = (canvas: HTMLCanvasElement | undefined, config: ChartConfiguration | undefined, empty: string): void => {
+    if (!canvas) return;
     if (config) charts.push(new Chart(canvas, config));
     else showNote(canvas, empty);
   };
   const stars = { plot: starMarker(palette.soup, palette.background, 26), legend: starMarker(palette.soup, palette.background, 16) };
   const trajectoryNote = method.produces.steps ? `${method.label} recorded no steps.` : `${method.label} has no greedy trajectory: it averages every ingredient in one step.`;
-  add(canvases.scatter, scatterConfig(report, method, palette, stars), 'No shift datasets are configured, so there is no shift average to plot.');
+  const offScale: string[] = [];
+  add(canvases.scatter, scatterConfig(report, method, palette, stars, offScale), 'No shift datasets are configured, so there is no shift average to plot.');
+  // Say in words what the edge markers show in pixels.
+  if (canvases.scatter && offScale.length > 0) canvases.scatter.setAttribute('aria-label', `${canvases.scatter.getAttribute('aria-label') ?? ''} Off scale, drawn on the edge: ${offScale.join('; ')}.`);
   add(canvases.trajectory, trajectoryConfig(report, palette), trajectoryNote);
   add(canvases.shifts, shiftBarsConfig(report, method, palette), 'No shift datasets are configured.');
   // The star is an image: draw again once it has decoded (a data: URL, so almost at once).
@@ -103,13 +108,49 @@ interface LabelledPoint {
   x: number;
   y: number;
   label: string;
+  /** Where the point really lies when it is drawn on the plot's edge. */
+  real?: { x: number; y: number };
+}
+
+/** The plot's range: the runs and the soup, with a margin; at least one point wide. */
+interface Range {
+  min: number;
+  max: number;
+}
+
+function rangeOf(values: number[]): Range {
+  const lo = Math.min(...values);
+  const hi = Math.max(...values);
+  const pad = Math.max((hi - lo) * 0.12, 0.005);
+  // Whole percents at the ends, so the axis ticks read as round numbers.
+  return { min: Math.max(0, Math.floor((lo - pad) * 100) / 100), max: Math.min(1, Math.ceil((hi + pad) * 100) / 100) };
+}
+
+/**
+ * Moves a point outside the ranges onto the nearest edge and remembers where it really is, so a
+ * far-off baseline (a uniform soup ruined by a bad run) neither stretches the axes nor vanishes.
+ */
+function clampTo(pt: LabelledPoint, x: Range, y: Range): LabelledPoint {
+  const cx = Math.min(x.max, Math.max(x.min, pt.x));
+  const cy = Math.min(y.max, Math.max(y.min, pt.y));
+  return cx === pt.x && cy === pt.y ? pt : { x: cx, y: cy, label: pt.label, real: { x: pt.x, y: pt.y } };
+}
+
+/** The triangle's rotation that points from the edge towards where the point really lies. */
+function edgeRotation(pt: LabelledPoint): number {
+  if (!pt.real) return 0;
+  if (pt.real.x < pt.x) return 270;
+  if (pt.real.x > pt.x) return 90;
+  return pt.real.y < pt.y ? 180 : 0;
 }
 
 /**
  * The paper's signature figure: in-distribution accuracy (test, else held-out) against the
- * shift average; ingredients as dots, soups and the ensemble as distinct markers.
+ * shift average; ingredients as dots, soups and the ensemble as distinct markers. The axes are
+ * zoomed to the runs and the soup; a baseline outside that range is drawn on the edge as a
+ * triangle pointing towards it, and its tooltip gives the real values.
  */
-function scatterConfig(report: SoupReport, method: SoupMethodView, p: Palette, stars: { plot: HTMLImageElement; legend: HTMLImageElement }): ChartConfiguration<'scatter', LabelledPoint[]> | undefined {
+function scatterConfig(report: SoupReport, method: SoupMethodView, p: Palette, stars: { plot: HTMLImageElement; legend: HTMLImageElement }, offScale: string[]): ChartConfiguration<'scatter', LabelledPoint[]> | undefined {
   if (report.shiftNames.length === 0) return undefined;
   const useTest = report.soup.metrics.test !== undefined;
   const x = (m: { test?: number; heldout?: number }): number | undefined => (useTest ? m.test : m.heldout);
@@ -129,19 +170,32 @@ function scatterConfig(report: SoupReport, method: SoupMethodView, p: Palette, s
   });
   const b = report.baselines;
   const bestId = b.bestIndividual.members[0];
+  const ingredientPoints = report.ingredients.flatMap((i) => point(i.id, i.metrics));
+  const soupPoints = point(method.label, report.soup.metrics);
+  const focus = [...ingredientPoints, ...soupPoints];
+  const xRange = rangeOf(focus.map((pt) => pt.x));
+  const yRange = rangeOf(focus.map((pt) => pt.y));
+  // A baseline marker: on the plot as usual, or on its edge (a triangle pointing out) when it lies outside.
+  const baseline = (label: string, data: LabelledPoint[], color: string, style: PointStyle, radius: number, fill = color): ChartDataset<'scatter', LabelledPoint[]> => {
+    const placed = data.map((pt) => clampTo(pt, xRange, yRange));
+    const off = placed.some((pt) => pt.real);
+    for (const pt of placed) if (pt.real) offScale.push(`${label} at ${formatPercent(pt.real.x)} / ${formatPercent(pt.real.y)}`);
+    const d = marker(off ? `${label} (off scale, on the edge)` : label, placed, color, off ? 'triangle' : style, radius, fill);
+    return off ? { ...d, pointRotation: placed.map(edgeRotation), clip: false } : d;
+  };
   // chart.js draws the first dataset on top: the soup first, the ingredient dots last. The
   // soup's and baselines' markers get an outline in the background colour so that they stand
   // out where they overlap (the soup and the ensemble often land close together).
   const outlined = (d: ChartDataset<'scatter', LabelledPoint[]>): ChartDataset<'scatter', LabelledPoint[]> => ({ ...d, borderColor: p.background, borderWidth: 1.5 });
   const soupIndex = 0;
   const datasets = [
-    { ...marker(method.label, point(method.label, report.soup.metrics), p.soup, stars.plot, 13), pointHoverRadius: 13 },
-    outlined(marker(`Logit ensemble (${b.ensemble.members.length}× cost)`, point('Logit ensemble', b.ensemble.metrics), p.ensemble, 'rectRot', 9)),
-    ...(!method.produces.uniformSoup ? [outlined(marker('Uniform soup', point('Uniform soup', b.uniform.metrics), p.uniform, 'triangle', 9))] : []),
+    { ...marker(method.label, soupPoints, p.soup, stars.plot, 13), pointHoverRadius: 13 },
+    outlined(baseline(`Logit ensemble (${b.ensemble.members.length}× cost)`, point('Logit ensemble', b.ensemble.metrics), p.ensemble, 'rectRot', 9)),
+    ...(!method.produces.uniformSoup ? [outlined(baseline('Uniform soup', point('Uniform soup', b.uniform.metrics), p.uniform, 'triangle', 9))] : []),
     // A ring around the best ingredient's dot, in the colour it has in the shift bars.
     ...(bestId ? [{ ...marker(`Best individual (${bestId})`, point(bestId, b.bestIndividual.metrics), p.best, 'circle', 9, 'transparent'), borderWidth: 2.5 }] : []),
     // Translucent dots, so that ingredients on top of each other stay countable.
-    marker('Ingredients', report.ingredients.flatMap((i) => point(i.id, i.metrics)), p.ingredient, 'circle', 5, withAlpha(p.ingredient, 0.6)),
+    marker('Ingredients', ingredientPoints, p.ingredient, 'circle', 5, withAlpha(p.ingredient, 0.6)),
   ];
   return {
     type: 'scatter',
@@ -151,8 +205,8 @@ function scatterConfig(report: SoupReport, method: SoupMethodView, p: Palette, s
       maintainAspectRatio: false,
       animation: false,
       scales: {
-        x: { title: { display: true, text: `${useTest ? 'Test' : 'Held-out'} accuracy (in-distribution)` }, ticks: { callback: (v) => formatPercent(Number(v)) }, grid: { color: p.grid } },
-        y: { title: { display: true, text: 'Average accuracy over distribution shifts' }, ticks: { callback: (v) => formatPercent(Number(v)) }, grid: { color: p.grid } },
+        x: { min: xRange.min, max: xRange.max, title: { display: true, text: `${useTest ? 'Test' : 'Held-out'} accuracy (in-distribution)` }, ticks: { callback: (v) => formatPercent(Number(v)) }, grid: { color: p.grid } },
+        y: { min: yRange.min, max: yRange.max, title: { display: true, text: 'Average accuracy over distribution shifts' }, ticks: { callback: (v) => formatPercent(Number(v)) }, grid: { color: p.grid } },
       },
       plugins: {
         legend: {
@@ -170,11 +224,19 @@ function scatterConfig(report: SoupReport, method: SoupMethodView, p: Palette, s
                 if (item.datasetIndex === soupIndex) return { ...item, pointStyle: stars.legend };
                 if (!d || d.backgroundColor === 'transparent') return item;
                 const color = d === datasets.at(-1) ? p.ingredient : (d.backgroundColor as string);
-                return { ...item, fillStyle: color, strokeStyle: color, lineWidth: 0 };
+                return { ...item, fillStyle: color, strokeStyle: color, lineWidth: 0, rotation: 0 };
               }),
           },
         },
-        tooltip: { callbacks: { label: (ctx) => `${(ctx.raw as LabelledPoint).label}: ${formatPercent(ctx.parsed.x ?? 0)} / ${formatPercent(ctx.parsed.y ?? 0)}` } },
+        tooltip: {
+          callbacks: {
+            label: (ctx) => {
+              const pt = ctx.raw as LabelledPoint;
+              const at = pt.real ?? { x: ctx.parsed.x ?? 0, y: ctx.parsed.y ?? 0 };
+              return `${pt.label}: ${formatPercent(at.x)} / ${formatPercent(at.y)}${pt.real ? ' (off scale)' : ''}`;
+            },
+          },
+        },
       },
     },
   };

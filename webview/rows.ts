@@ -22,6 +22,7 @@ export interface ModelRow {
 export function modelRows(report: SoupReport, method: SoupMethodView): ModelRow[] {
   const b = report.baselines;
   const members = new Set(report.soup.members);
+  const candidates = new Set(b.ensemble.members);
   const rows: ModelRow[] = [{ label: method.label, kind: 'soup', kindText: `soup of ${report.soup.members.length}`, metrics: report.soup.metrics, cost: 1 }];
   // A uniform soup is its own uniform baseline; showing it twice would only add noise.
   if (!method.produces.uniformSoup) rows.push({ label: 'Uniform soup', kind: 'uniform', kindText: `soup of ${b.uniform.members.length}`, metrics: b.uniform.metrics, cost: 1 });
@@ -32,10 +33,10 @@ export function modelRows(report: SoupReport, method: SoupMethodView): ModelRow[
     rows.push({
       label: ing.id,
       kind: 'ingredient',
-      kindText: members.has(ing.id) ? 'in soup' : ing.status === 'ok' ? 'ingredient' : `ingredient · ${ing.status}`,
+      kindText: members.has(ing.id) ? 'in soup' : ing.status !== 'ok' ? `unusable (${ing.status})` : candidates.has(ing.id) ? 'not kept' : 'not checked',
       metrics: ing.metrics,
       cost: 1,
-      note: ing.metrics ? undefined : ing.reason ?? `not evaluated (${ing.status})`,
+      note: ing.status !== 'ok' ? `Skipped by the cook: ${ing.reason ?? ing.status}` : candidates.has(ing.id) ? undefined : 'Not checked in the sidebar, so not a candidate of this cook',
       inSoup: members.has(ing.id),
     });
   }

@@ -16,6 +16,9 @@ export function buildTable(report: SoupReport, rows: ModelRow[]): HTMLElement {
   grid.setAttribute('grid-template-columns', template);
   grid.setAttribute('aria-label', 'Accuracy of the soup, the baselines and every ingredient');
   grid.className = 'results-grid';
+  // Never narrower than the columns' minimums: below that the scroller around the grid scrolls
+  // sideways (with the model column sticky) instead of cutting off the last columns.
+  grid.style.minWidth = `${12 + 10.5 + cols.length * 6.5 + 2}em`;
 
   const header = document.createElement('vscode-data-grid-row');
   header.setAttribute('row-type', 'header');
@@ -32,7 +35,7 @@ export function buildTable(report: SoupReport, rows: ModelRow[]): HTMLElement {
     if (row.inSoup) r.classList.add('row-in-soup');
     // A rule between the soup and its baselines and the ingredients.
     if (row.kind === 'ingredient' && rows[index - 1]?.kind !== 'ingredient') r.classList.add('group-start');
-    const label = cell(row.label, 1, undefined, 'text');
+    const label = cell(row.label, 1, 'rowheader', 'text');
     label.title = row.inSoup ? `${row.label} (a member of the soup)` : row.label;
     r.appendChild(label);
     const kind = cell(row.kindText, 2, undefined, 'text');
@@ -40,14 +43,17 @@ export function buildTable(report: SoupReport, rows: ModelRow[]): HTMLElement {
     r.appendChild(kind);
     cols.forEach((col, i) => {
       const v = col.value(row);
-      const c = cell(v === undefined ? '—' : col.format(v), i + 3);
+      const text = v === undefined ? '—' : col.format(v);
+      const c = cell(text, i + 3);
       c.classList.add('num');
       if (v !== undefined && best[i] !== undefined && Math.abs(v - (best[i] as number)) < 1e-12) {
         c.classList.add('best');
+        // The star is decoration for the eye; the cell's accessible name says it in words.
+        c.setAttribute('aria-label', `${text}, best in column ${col.title}`);
         const mark = document.createElement('span');
         mark.className = 'best-mark';
         mark.textContent = '★';
-        mark.setAttribute('aria-label', `best ${col.title}`);
+        mark.setAttribute('aria-hidden', 'true');
         c.appendChild(mark);
       }
       r.appendChild(c);
@@ -57,7 +63,7 @@ export function buildTable(report: SoupReport, rows: ModelRow[]): HTMLElement {
   return grid;
 }
 
-function cell(text: string, column: number, type?: 'columnheader', className?: string): HTMLElement {
+function cell(text: string, column: number, type?: 'columnheader' | 'rowheader', className?: string): HTMLElement {
   const c = document.createElement('vscode-data-grid-cell');
   c.setAttribute('grid-column', String(column));
   if (type) c.setAttribute('cell-type', type);

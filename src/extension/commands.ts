@@ -3,11 +3,12 @@ import * as vscode from 'vscode';
 import { REPORT_FILE, SOUP_MODEL_FILE } from '../engine/report';
 import type { SoupMethodDescriptor } from '../engine/soups/catalogue';
 import type { CookController } from './cookController';
-import { configureEvaluation } from './configureEvaluation';
+import { configureEvaluation, type StepObserver } from './configureEvaluation';
+import type { IngredientsTree } from './ingredientsTree';
 import type { ResultsPanels } from './resultsPanel';
 import { FileNode } from './treeNodes/detailNodes';
 import { RunNode } from './treeNodes/runNode';
-import { SoupNode } from './treeNodes/soupNode';
+import { SoupNode, soupDescription } from './treeNodes/soupNode';
 import { explainRestrictedMode, isTrusted } from './trust';
 import type { WorkspaceModel } from './workspaceModel';
 
@@ -16,7 +17,11 @@ export interface CommandServices {
   model: WorkspaceModel;
   cooks: CookController;
   panels: ResultsPanels;
+  ingredients: IngredientsTree;
   methods: readonly SoupMethodDescriptor[];
+  methodLabel: (id: string) => string;
+  /** Sees each step of Configure Evaluation Data (the test API passes it on). */
+  onSetupStep?: StepObserver;
 }
 
 /** Registers every `modelSoups.*` command; each handler only translates arguments and delegates. */
@@ -39,23 +44,29 @@ export function registerCommands(s: CommandServices): vscode.Disposable[] {
     reg('configureEvaluation', async () => {
       const ws = s.model.workspace;
       if (!ws) return void vscode.window.showWarningMessage('Model Soups: open a folder with fine-tuning runs first.');
-      const written = await configureEvaluation(ws);
+      // The first scan may still be running (the command can come first thing after activation).
+      if (s.model.state.kind !== 'ready') await s.model.refresh();
+      // Folders with a held-out accuracy are runs; a folder with a model and no metrics (a
+      // pretrained checkpoint not configured yet) is not, so its model is offered first.
+      const runDirs = s.model.state.kind === 'ready' ? s.model.state.scan.runs.filter((r) => r.heldout !== undefined).map((r) => r.dir) : [];
+      const written = await configureEvaluation(ws, runDirs, s.onSetupStep);
       if (written) await s.model.refresh();
       return written;
     }),
     reg('showResults', async (arg?: unknown) => {
-      const dir = soupDirOf(arg) ?? (await pickSoup(s.model));
+      const dir = soupDirOf(arg) ?? (await pickSoup(s.model, s.methodLabel));
       return dir ? s.panels.show(dir) : undefined;
     }),
+    reg('showRun', (node?: unknown) => (node instanceof RunNode ? s.ingredients.showRun(node) : undefined)),
     reg('revealSoup', async (arg?: unknown) => {
-      const dir = soupDirOf(arg) ?? (await pickSoup(s.model));
+      const dir = soupDirOf(arg) ?? (await pickSoup(s.model, s.methodLabel));
       if (!dir) return;
       const soup = s.model.soups.find((x) => x.dir === dir);
       const model = soup?.status === 'ok' ? soup.modelPath : path.join(dir, SOUP_MODEL_FILE);
       await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(model));
     }),
     reg('openReport', async (arg?: unknown) => {
-      const dir = soupDirOf(arg) ?? (await pickSoup(s.model));
+      const dir = soupDirOf(arg) ?? (await pickSoup(s.model, s.methodLabel));
       if (dir) await vscode.window.showTextDocument(vscode.Uri.file(path.join(dir, REPORT_FILE)));
     }),
     reg('includeIngredient', (node?: unknown, selected?: unknown) => setIncluded(s.model, node, selected, true)),
@@ -78,14 +89,14 @@ function soupDirOf(arg: unknown): string | undefined {
   return undefined;
 }
 
-async function pickSoup(model: WorkspaceModel): Promise<string | undefined> {
+async function pickSoup(model: WorkspaceModel, methodLabel: (id: string) => string): Promise<string | undefined> {
   const soups = model.soups.filter((x) => x.status === 'ok');
   if (soups.length === 0) {
     void vscode.window.showInformationMessage('Model Soups: no soups have been cooked in this workspace yet.');
     return undefined;
   }
   const pick = await vscode.window.showQuickPick(
-    soups.map((x) => ({ label: x.name, description: x.status === 'ok' ? `${x.method} · ${x.members.length} members` : '', dir: x.dir })),
+    soups.map((x) => ({ label: x.name, description: x.status === 'ok' ? soupDescription(x, methodLabel) : '', dir: x.dir })),
     { title: 'Model Soups: choose a soup' },
   );
   return pick?.dir;

@@ -32,6 +32,18 @@ function settingsOverrides(scope?: vscode.Uri): ConfigOverride[] {
   return overrides;
 }
 
+/** Extension-only settings, that no `modelsoups.json` key matches. */
+export interface Settings {
+  /** Open the results panel (beside the editor, without focus) when a cook ends. */
+  openResultsAfterCook: boolean;
+}
+
+/** Reads the extension-only settings. */
+export function readSettings(scope?: vscode.Uri): Settings {
+  const c = vscode.workspace.getConfiguration(SETTINGS_SECTION, scope);
+  return { openResultsAfterCook: c.get<unknown>('openResultsAfterCook') !== false };
+}
+
 /** The engine config for `workspace`: `modelsoups.json` with the settings applied. Throws SoupError naming the key. */
 export function effectiveConfig(workspace: string, scope?: vscode.Uri): SoupConfig {
   const { raw, source } = readRawConfig(workspace);

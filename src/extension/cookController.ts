@@ -6,7 +6,6 @@ import { defaultSoupName, type CookPhase, type CookProgress } from '../engine/co
 import { formatGain, formatPercent } from '../shared/format';
 import type { IngredientsTree } from './ingredientsTree';
 import type { JobOutcome, JobRunner } from './jobRunner';
-import type { JobStatusBar } from './statusBar';
 import type { SoupsTree } from './soupsTree';
 import { explainRestrictedMode, isTrusted } from './trust';
 import type { WorkspaceModel } from './workspaceModel';
@@ -34,12 +33,13 @@ export class CookController implements vscode.Disposable {
   constructor(
     private readonly model: WorkspaceModel,
     private readonly runner: JobRunner,
-    private readonly statusBar: JobStatusBar,
     private readonly log: vscode.LogOutputChannel,
     private readonly ingredients: IngredientsTree,
     private readonly soups: SoupsTree,
     private readonly methodLabel: (id: string) => string,
-    private readonly showResults: (dir: string) => void,
+    /** Opens a soup's results; `background` puts the panel beside the editor without focus. */
+    private readonly showResults: (dir: string, background: boolean) => void,
+    private readonly openAfterCook: () => boolean,
   ) {}
 
   get running(): boolean {
@@ -110,7 +110,8 @@ export class CookController implements vscode.Disposable {
     const abort = new AbortController();
     this.job = { abort, name };
     this.log.info(`job ${name}: cooking ${label} in ${state.scan.workspace}${ingredients ? ` from ${ingredients.length} checked ingredients` : ''}`);
-    this.statusBar.start(`Cooking ${label}`);
+    // The outcome of an earlier cook must not sit beside this one.
+    this.ingredients.showLastCook(undefined);
     void vscode.commands.executeCommand('setContext', 'modelSoups.cooking', true);
     const started = Date.now();
     try {
@@ -131,7 +132,6 @@ export class CookController implements vscode.Disposable {
                   const total = Math.min(100, start + (p.total > 0 ? (width * p.done) / p.total : 0));
                   progress.report({ message: p.message, increment: Math.max(0, total - shown) });
                   shown = Math.max(shown, total);
-                  this.statusBar.update(label, p);
                   this.log.info(`job ${name}: ${p.message}`);
                   this.progressEmitter.fire(p);
                 },
@@ -148,7 +148,6 @@ export class CookController implements vscode.Disposable {
       return outcome;
     } finally {
       this.job = undefined;
-      this.statusBar.stop();
       void vscode.commands.executeCommand('setContext', 'modelSoups.cooking', false);
     }
   }
@@ -159,17 +158,21 @@ export class CookController implements vscode.Disposable {
         await this.model.refreshSoups();
         const r = outcome.report;
         const best = r.baselines.bestIndividual.metrics;
+        const skipped = r.ingredients.filter((i) => i.status !== 'ok');
         const summary =
           `Last cook: ${label}, ${r.soup.members.length} member${r.soup.members.length === 1 ? '' : 's'}; ` +
           `held-out ${formatPercent(r.soup.metrics.heldout)} (${formatGain(r.soup.metrics.heldout, best.heldout)}), ` +
-          `shift avg ${formatPercent(r.soup.metrics.shiftAvg)} (${formatGain(r.soup.metrics.shiftAvg, best.shiftAvg)}) vs best individual.`;
+          `shift avg ${formatPercent(r.soup.metrics.shiftAvg)} (${formatGain(r.soup.metrics.shiftAvg, best.shiftAvg)}) vs best individual.` +
+          (skipped.length > 0 ? ` Skipped ${skipped.length} unusable run${skipped.length === 1 ? '' : 's'}: ${skipped.map((i) => `${i.id} (${i.status})`).join(', ')}.` : '');
         this.log.info(summary);
+        for (const i of skipped) this.log.warn(`job ${r.name}: skipped ${i.id}: ${i.status}: ${i.reason ?? 'no reason given'}`);
         this.ingredients.showLastCook(summary);
         this.soups.highlightSoup(outcome.dir);
+        if (this.openAfterCook()) this.showResults(outcome.dir, true);
         const show = 'Show Results';
         const reveal = 'Reveal Soup Model';
         void vscode.window.showInformationMessage(`Model Soups: ${summary.replace(/^Last cook: /, '')}`, show, reveal).then((c) => {
-          if (c === show) this.showResults(outcome.dir);
+          if (c === show) this.showResults(outcome.dir, false);
           if (c === reveal) void vscode.commands.executeCommand('modelSoups.revealSoup', outcome.dir);
         });
         return;

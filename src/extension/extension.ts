@@ -1,13 +1,13 @@
 import * as vscode from 'vscode';
 import { describeSoupMethod, soupCatalogue } from '../engine/soups/catalogue';
 import { registerCommands } from './commands';
+import { readSettings } from './config';
 import { CookController } from './cookController';
 import { IngredientsTree } from './ingredientsTree';
 import { JobRunner } from './jobRunner';
 import { RESULTS_VIEW_TYPE, ResultsPanels } from './resultsPanel';
 import { SoupsTree } from './soupsTree';
-import { JobStatusBar } from './statusBar';
-import { createApi, type ModelSoupsApi } from './testApi';
+import { createApi, type ModelSoupsApi, type SetupStep } from './testApi';
 import { isTrusted } from './trust';
 import { WorkspaceModel } from './workspaceModel';
 
@@ -21,9 +21,10 @@ export function activate(context: vscode.ExtensionContext): ModelSoupsApi {
   const ingredients = new IngredientsTree(model, isTrusted);
   const soups = new SoupsTree(model, methodLabel);
   const panels = new ResultsPanels(context.extensionUri, log);
-  const statusBar = new JobStatusBar();
   const runner = new JobRunner(context.asAbsolutePath('dist/worker.js'), log);
-  const cooks = new CookController(model, runner, statusBar, log, ingredients, soups, methodLabel, (dir) => panels.show(dir));
+  const openAfterCook = (): boolean => readSettings(model.workspace ? vscode.Uri.file(model.workspace) : undefined).openResultsAfterCook;
+  const cooks = new CookController(model, runner, log, ingredients, soups, methodLabel, (dir, background) => panels.show(dir, background), openAfterCook);
+  const setupSteps = new vscode.EventEmitter<SetupStep>();
 
   context.subscriptions.push(
     log,
@@ -31,15 +32,15 @@ export function activate(context: vscode.ExtensionContext): ModelSoupsApi {
     ingredients,
     soups,
     panels,
-    statusBar,
     cooks,
+    setupSteps,
     vscode.window.registerWebviewPanelSerializer(RESULTS_VIEW_TYPE, panels),
-    ...registerCommands({ model, cooks, panels, methods: soupCatalogue }),
+    ...registerCommands({ model, cooks, panels, ingredients, methods: soupCatalogue, methodLabel, onSetupStep: (pick, step) => setupSteps.fire({ pick, step }) }),
     model.onDidChange(() => void vscode.commands.executeCommand('setContext', 'modelSoups.state', ingredients.sidebarState)),
   );
   void vscode.commands.executeCommand('setContext', 'modelSoups.state', 'loading');
   void model.refresh();
-  return createApi(model, ingredients, cooks, panels);
+  return createApi(model, ingredients, soups, cooks, panels, setupSteps.event);
 }
 
 export function deactivate(): void {

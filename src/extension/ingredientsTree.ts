@@ -4,7 +4,7 @@ import type { WorkspaceScan } from '../engine/discovery/workspaceScan';
 import { GroupNode } from './treeNodes/groupNode';
 import { MessageNode } from './treeNodes/messageNode';
 import { PretrainedNode } from './treeNodes/pretrainedNode';
-import { RunNode } from './treeNodes/runNode';
+import { RunNode, shortRunLabels } from './treeNodes/runNode';
 import type { TreeNode } from './treeNodes/treeNode';
 import type { ModelState, WorkspaceModel } from './workspaceModel';
 
@@ -29,6 +29,10 @@ export interface IngredientRow {
  * architecture when there is more than one group, the pretrained model apart. The provider
  * only maps the model's state to node objects; nodes decide how they look.
  */
+/** What a dataset can be, for the setup row's tooltip. */
+const DATASET_FORMS =
+  'A dataset is an .npz file (arrays x and y) or an image folder laid out as FOLDER/CLASS NAME/IMAGE (JPEG, PNG, WebP), like torchvision\'s ImageFolder; class names are matched to the model\'s id2label (or the "classes" key of modelsoups.json).';
+
 export class IngredientsTree implements vscode.TreeDataProvider<TreeNode>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<TreeNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
@@ -36,6 +40,7 @@ export class IngredientsTree implements vscode.TreeDataProvider<TreeNode>, vscod
   private readonly disposables: vscode.Disposable[] = [this.changed];
   private roots: TreeNode[] = [];
   private runNodes: RunNode[] = [];
+  private parents = new Map<TreeNode, TreeNode>();
   private lastCook?: string;
 
   constructor(
@@ -66,6 +71,15 @@ export class IngredientsTree implements vscode.TreeDataProvider<TreeNode>, vscod
     return node ? node.getChildren() : this.roots;
   }
 
+  getParent(node: TreeNode): TreeNode | undefined {
+    return this.parents.get(node);
+  }
+
+  /** Selects a run's row and expands it to show its details, staying in this view. */
+  async showRun(node: RunNode): Promise<void> {
+    await this.view.reveal(node, { select: true, focus: true, expand: true });
+  }
+
   /** The run rows in the order the tree shows them (group by group, top to bottom). */
   rows(): IngredientRow[] {
     return this.runNodes.map((n) => {
@@ -87,6 +101,24 @@ export class IngredientsTree implements vscode.TreeDataProvider<TreeNode>, vscod
     this.updateMessage();
   }
 
+  /** Ids of the selected runs. */
+  get selectedRuns(): string[] {
+    return this.view.selection.filter((n): n is RunNode => n instanceof RunNode).map((n) => n.run.id);
+  }
+
+  /** The detail rows under a run (or under its child folder labelled `folder`). */
+  runDetails(runId: string, folder?: string): vscode.TreeItem[] {
+    const run = this.runNodes.find((n) => n.run.id === runId);
+    let children = run?.getChildren() ?? [];
+    if (folder) children = children.find((c) => c.getTreeItem().label === folder)?.getChildren() ?? [];
+    return children.map((c) => c.getTreeItem());
+  }
+
+  /** The text above the tree (counts, the last cook), if any. */
+  get message(): string | undefined {
+    return this.view.message;
+  }
+
   /** The sidebar situation, for the welcome-view context key. */
   get sidebarState(): SidebarState {
     return sidebarState(this.model.state);
@@ -95,17 +127,28 @@ export class IngredientsTree implements vscode.TreeDataProvider<TreeNode>, vscod
   private async onCheckboxes(e: vscode.TreeCheckboxChangeEvent<TreeNode>): Promise<void> {
     const on: string[] = [];
     const off: string[] = [];
+    let refused: RunNode | undefined;
     for (const [node, state] of e.items) {
-      if (!(node instanceof RunNode) || !node.checkable) continue;
+      if (!(node instanceof RunNode)) continue;
+      if (!node.checkable) {
+        if (state === vscode.TreeItemCheckboxState.Checked) refused = node;
+        continue;
+      }
       (state === vscode.TreeItemCheckboxState.Checked ? on : off).push(node.run.id);
     }
     if (on.length > 0) await this.model.setIncluded(on, true);
     if (off.length > 0) await this.model.setIncluded(off, false);
+    if (refused) {
+      // Put the box back and say why: an unusable run can never be cooked.
+      this.rebuild();
+      void vscode.window.showWarningMessage(`Model Soups: ${refused.run.id} cannot be an ingredient (${refused.run.status}): ${refused.run.reason ?? 'no reason given'}`);
+    }
   }
 
   private rebuild(): void {
     const state = this.model.state;
     this.runNodes = [];
+    this.parents = new Map();
     switch (sidebarState(state)) {
       case 'configError':
         if (state.kind === 'configError') {
@@ -119,6 +162,13 @@ export class IngredientsTree implements vscode.TreeDataProvider<TreeNode>, vscod
       case 'ready':
         if (state.kind === 'ready') this.roots = this.buildRuns(state.scan);
         break;
+      case 'noEvalData':
+        // The runs stay visible (ranked by their own metrics) below the one thing left to do.
+        if (state.kind === 'ready') {
+          const configure = new MessageNode('Configure Evaluation Data…', 'choose the held-out data to cook soups', { command: 'modelSoups.configureEvaluation', title: 'Configure Evaluation Data' }, 'gear', DATASET_FORMS);
+          this.roots = [configure, ...this.buildRuns(state.scan)];
+        }
+        break;
       default:
         // Empty: the welcome view for this state explains what to do.
         this.roots = [];
@@ -130,8 +180,9 @@ export class IngredientsTree implements vscode.TreeDataProvider<TreeNode>, vscod
   private buildRuns(scan: WorkspaceScan): TreeNode[] {
     const trusted = this.trusted();
     const groupOf = new Map(scan.groups.flatMap((g) => g.runIds.map((id) => [id, g] as const)));
+    const labels = shortRunLabels(scan.runs.map((r) => r.id));
     const node = (r: RunRecord): RunNode =>
-      new RunNode(r, { workspace: scan.workspace, included: this.model.isIncluded(r.id), trusted, modelBytes: this.model.modelSize(r.id), group: groupOf.get(r.id) });
+      new RunNode(r, { workspace: scan.workspace, included: this.model.isIncluded(r.id), trusted, modelBytes: this.model.modelSize(r.id), group: groupOf.get(r.id), label: labels.get(r.id) });
     const roots: TreeNode[] = [];
     if (scan.groups.length > 1) {
       // The souped group first, then the others by size; runs keep the scan's accuracy order.
@@ -139,12 +190,16 @@ export class IngredientsTree implements vscode.TreeDataProvider<TreeNode>, vscod
       for (const g of groups) {
         const runs = scan.runs.filter((r) => groupOf.get(r.id)?.key === g.key).map(node);
         this.runNodes.push(...runs);
-        roots.push(new GroupNode(g, runs, g.key === scan.primaryGroup));
+        const group = new GroupNode(g, runs, g.key === scan.primaryGroup);
+        for (const r of runs) this.parents.set(r, group);
+        roots.push(group);
       }
       const loose = scan.runs.filter((r) => !groupOf.has(r.id)).map(node);
       if (loose.length > 0) {
         this.runNodes.push(...loose);
-        roots.push(new GroupNode(undefined, loose, false));
+        const group = new GroupNode(undefined, loose, false);
+        for (const r of loose) this.parents.set(r, group);
+        roots.push(group);
       }
     } else {
       this.runNodes = scan.runs.map(node);
@@ -159,10 +214,15 @@ export class IngredientsTree implements vscode.TreeDataProvider<TreeNode>, vscod
     if (this.lastCook) lines.push(this.lastCook);
     const state = this.model.state;
     if (state.kind === 'ready') {
+      const found = state.scan.runs.length;
       const eligible = state.scan.runs.filter((r) => r.status === 'ok').length;
       const checked = this.model.checkedIngredients().length;
+      if (!state.config.datasets.heldout && found > 0) lines.push(`${found} run${found === 1 ? '' : 's'} found, ranked by their own metrics. No held-out data is configured yet: configure it to cook soups.`);
       if (!this.trusted()) lines.push('Restricted Mode: read-only, cooking is off until you trust this workspace.');
-      else if (checked < eligible) lines.push(`${checked} of ${eligible} ingredients checked: soups are cooked from the checked ones.`);
+      else if (checked < found) {
+        const unusable = found - eligible;
+        lines.push(`${checked} of ${eligible} usable runs checked (${found} found${unusable > 0 ? `, ${unusable} unusable` : ''}): soups are cooked from the checked ones.`);
+      }
     }
     this.view.message = lines.length > 0 ? lines.join('\n') : undefined;
   }

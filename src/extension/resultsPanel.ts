@@ -34,15 +34,27 @@ export class ResultsPanels implements vscode.WebviewPanelSerializer, vscode.Disp
     private readonly log: vscode.LogOutputChannel,
   ) {}
 
-  /** Opens (or reveals) the panel of the soup in `soupDir`. */
-  show(soupDir: string): PanelInfo {
+  /**
+   * Opens (or reveals) the panel of the soup in `soupDir`. `background` (a cook just ended) opens
+   * it beside the editor without taking focus; a newer soup then goes in front of the older
+   * panels, in their column, so an old result never stands where the new one is expected.
+   */
+  show(soupDir: string, background = false): PanelInfo {
     const existing = this.panels.get(soupDir);
     if (existing) {
-      existing.panel.reveal();
+      existing.panel.reveal(undefined, background);
       return existing.info;
     }
-    const panel = vscode.window.createWebviewPanel(RESULTS_VIEW_TYPE, panelTitle(soupDir), vscode.ViewColumn.Active, webviewOptions(this.extensionUri));
+    const others = [...this.panels.values()].map((p) => p.panel.viewColumn).filter((c): c is vscode.ViewColumn => c !== undefined);
+    const column = background ? others.at(-1) ?? vscode.ViewColumn.Beside : vscode.ViewColumn.Active;
+    const panel = vscode.window.createWebviewPanel(RESULTS_VIEW_TYPE, panelTitle(soupDir), { viewColumn: column, preserveFocus: background }, webviewOptions(this.extensionUri));
     return this.adopt(panel, soupDir).info;
+  }
+
+  /** Where a soup's panel is and whether it is in front (for the test API). */
+  placement(soupDir: string): { viewColumn?: vscode.ViewColumn; visible: boolean; active: boolean } | undefined {
+    const p = this.panels.get(soupDir)?.panel;
+    return p ? { viewColumn: p.viewColumn, visible: p.visible, active: p.active } : undefined;
   }
 
   async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {

@@ -38,7 +38,13 @@ export class SoupsTree implements vscode.TreeDataProvider<TreeNode>, vscode.Disp
     this.rebuild();
   }
 
+  /** The soup rows as VS Code gets them (for the test API). */
+  items(): vscode.TreeItem[] {
+    return this.roots.map((n) => n.getTreeItem());
+  }
+
   private rebuild(): void {
+    // Only the newest soup of this session opens expanded; older ones stay collapsed.
     this.roots = this.model.soups.map((s) => new SoupNode(s, this.methodLabel, s.dir === this.highlight));
     // An empty list leaves room for the welcome view and its Cook buttons (package.json).
     this.changed.fire(undefined);

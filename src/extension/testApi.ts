@@ -5,7 +5,14 @@ import type { SoupSummary } from '../engine/soupIndex';
 import type { CookController, CookOutcome } from './cookController';
 import type { IngredientRow, IngredientsTree, SidebarState } from './ingredientsTree';
 import type { PanelInfo, ResultsPanels } from './resultsPanel';
+import type { SoupsTree } from './soupsTree';
 import type { WorkspaceModel } from './workspaceModel';
+
+/** A step of Configure Evaluation Data as it is shown: the live quick pick and its number. */
+export interface SetupStep {
+  pick: vscode.QuickPick<vscode.QuickPickItem>;
+  step: number;
+}
 
 /**
  * What `activate()` returns: a small read-only window into the extension for the integration
@@ -24,8 +31,24 @@ export interface ModelSoupsApi {
   ingredientRows(): IngredientRow[];
   /** The TreeItem the Ingredients tree hands VS Code for a run (label, tooltip, checkbox). */
   ingredientItem(runId: string): vscode.TreeItem | undefined;
+  /** Ticks or unticks runs, as the tree's checkboxes do. */
+  setChecked(runIds: string[], checked: boolean): Promise<void>;
+  /** Ids of the runs selected in the Ingredients tree. */
+  ingredientSelection(): string[];
+  /** The detail rows under a run, or under its child folder labelled `folder` ('Files'). */
+  ingredientDetails(runId: string, folder?: string): vscode.TreeItem[];
+  /** The top-level rows of the Ingredients tree as VS Code gets them (runs, groups, messages). */
+  ingredientRoots(): vscode.TreeItem[];
+  /** The text shown above the Ingredients tree (counts, last cook), if any. */
+  ingredientsMessage(): string | undefined;
   /** Soups listed in the Soups view. */
   soups(): readonly SoupSummary[];
+  /** The Soups view's rows as VS Code gets them. */
+  soupItems(): vscode.TreeItem[];
+  /** Each step of Configure Evaluation Data, once it is on screen. */
+  onSetupStep: vscode.Event<SetupStep>;
+  /** Where a soup's results panel is and whether it is in front. */
+  panelPlacement(soupDir: string): { viewColumn?: vscode.ViewColumn; visible: boolean; active: boolean } | undefined;
   /** Whether a cook is running. */
   isCooking(): boolean;
   /** How the last cook command ended. */
@@ -44,7 +67,7 @@ export interface ModelSoupsApi {
   restorePanel(panel: vscode.WebviewPanel, state: unknown): Promise<void>;
 }
 
-export function createApi(model: WorkspaceModel, tree: IngredientsTree, cooks: CookController, panels: ResultsPanels): ModelSoupsApi {
+export function createApi(model: WorkspaceModel, tree: IngredientsTree, soupsTree: SoupsTree, cooks: CookController, panels: ResultsPanels, onSetupStep: vscode.Event<SetupStep>): ModelSoupsApi {
   return {
     workspace: () => model.workspace,
     refresh: () => model.refresh(),
@@ -56,7 +79,15 @@ export function createApi(model: WorkspaceModel, tree: IngredientsTree, cooks: C
       const items = tree.getChildren().flatMap((n) => [n, ...n.getChildren()]).map((n) => tree.getTreeItem(n));
       return items.find((i) => i.id === `run:${runId}`);
     },
+    setChecked: (ids, checked) => model.setIncluded(ids, checked),
+    ingredientSelection: () => tree.selectedRuns,
+    ingredientDetails: (runId, folder) => tree.runDetails(runId, folder),
+    ingredientRoots: () => tree.getChildren().map((n) => tree.getTreeItem(n)),
+    ingredientsMessage: () => tree.message,
     soups: () => model.soups,
+    soupItems: () => soupsTree.items(),
+    onSetupStep,
+    panelPlacement: (dir) => panels.placement(dir),
     isCooking: () => cooks.running,
     lastJob: () => cooks.lastOutcome,
     workerPid: () => cooks.workerPid,

@@ -41,7 +41,8 @@ export function resultsPageHtml(src: ResultsPageSources, nonce: string = newNonc
 <title>Soup results</title>
 </head>
 <body>
-<main id="app" aria-live="polite"><p class="muted">Loading the soup report…</p></main>
+<p id="status" class="visually-hidden" role="status" aria-live="polite"></p>
+<main id="app"><p class="muted">Loading the soup report…</p></main>
 <script nonce="${nonce}" src="${escapeAttr(src.scriptUri)}"></script>
 </body>
 </html>`;

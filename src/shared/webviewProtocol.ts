@@ -50,6 +50,12 @@ export interface RenderedMessage {
    * DOM): run names that look like markup must come back as the same text.
    */
   labels?: string[];
+  /** The header's facts line as the page shows it ("5 of 10 checked (12 found) · held-out …"). */
+  summary?: string;
+  /** Ids of the chart cards on the page (`chart-scatter`, `chart-trajectory`, `chart-shifts`). */
+  cards?: string[];
+  /** Hints the page gives instead of what does not apply (e.g. how to add shift sets). */
+  hints?: string[];
 }
 
 /** Webview -> host: reveal the soup's `soup.onnx` in the Explorer. */
@@ -87,7 +93,21 @@ export function parseWebviewToHost(raw: unknown): Parsed<WebviewToHost> {
     case 'rendered':
       if (!isCount(raw.rows) || !isCount(raw.charts)) return { ok: false, problem: 'rendered: "rows" and "charts" must be counts' };
       if (raw.labels !== undefined && !isStringArray(raw.labels)) return { ok: false, problem: 'rendered: "labels" must be strings' };
-      return { ok: true, message: { type: 'rendered', rows: raw.rows, charts: raw.charts, ...(raw.labels !== undefined ? { labels: raw.labels } : {}) } };
+      if (raw.summary !== undefined && typeof raw.summary !== 'string') return { ok: false, problem: 'rendered: "summary" must be a string' };
+      if (raw.cards !== undefined && !isStringArray(raw.cards)) return { ok: false, problem: 'rendered: "cards" must be strings' };
+      if (raw.hints !== undefined && !isStringArray(raw.hints)) return { ok: false, problem: 'rendered: "hints" must be strings' };
+      return {
+        ok: true,
+        message: {
+          type: 'rendered',
+          rows: raw.rows,
+          charts: raw.charts,
+          ...(raw.labels !== undefined ? { labels: raw.labels } : {}),
+          ...(raw.summary !== undefined ? { summary: raw.summary } : {}),
+          ...(raw.cards !== undefined ? { cards: raw.cards } : {}),
+          ...(raw.hints !== undefined ? { hints: raw.hints } : {}),
+        },
+      };
     default:
       return { ok: false, problem: `unknown message type ${JSON.stringify(raw.type)}` };
   }

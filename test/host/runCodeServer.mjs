@@ -57,9 +57,11 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
   '--disable-dev-shm-usage',
 ];
+// The light run loads the extension as installed, with toasts on as users have them; the dark
+// run loads it as a development extension (the smoke-test driver then hides toasts).
 const THEMES = {
-  dark: { colorTheme: 'Default Dark Modern', suffix: '' },
-  light: { colorTheme: 'Default Light Modern', suffix: '-light' },
+  dark: { colorTheme: 'Default Dark Modern', suffix: '', asInstalled: false },
+  light: { colorTheme: 'Default Light Modern', suffix: '-light', asInstalled: true },
 };
 // Keep the workbench quiet and deterministic for tests and screenshots.
 const BASE_SETTINGS = {
@@ -394,7 +396,7 @@ function prepareRunDir() {
  * Starts code-server on a free 127.0.0.1 port with its own state under `dir`, serving a fresh copy
  * of the example. Resolves once /healthz answers.
  */
-async function startCodeServer({ node, codeServer, dir, settings, trust = 'disabled', vsix }) {
+async function startCodeServer({ node, codeServer, dir, settings, trust = 'disabled', vsix, asInstalled = false }) {
   const workspace = join(dir, 'fashion-soup');
   cpSync(exampleDir, workspace, { recursive: true });
   const userData = join(dir, 'user-data');
@@ -408,6 +410,12 @@ async function startCodeServer({ node, codeServer, dir, settings, trust = 'disab
   if (vsix) {
     log(`installing ${vsix} into ${extensions}`);
     runLogged(node.bin, [codeServer.entry, ...state, '--install-extension', vsix], { cwd: dir, env, logFile: join(dir, 'install-extension.log') });
+  } else if (asInstalled) {
+    // The extension as a user has it: listed in the profile's extensions.json (as an install
+    // writes it), loaded without the smoke-test driver, so notifications show as toasts.
+    const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
+    const entry = { identifier: { id: `${manifest.publisher}.${manifest.name}`.toLowerCase() }, version: manifest.version, location: { $mid: 1, scheme: 'file', path: repoRoot } };
+    writeFileSync(join(extensions, 'extensions.json'), JSON.stringify([entry]));
   }
 
   const port = await freePort();
@@ -421,7 +429,7 @@ async function startCodeServer({ node, codeServer, dir, settings, trust = 'disab
     ...(trust === 'disabled' ? ['--disable-workspace-trust'] : []),
     '--bind-addr', `127.0.0.1:${port}`,
     ...state,
-    '--vscode-option', 'enable-smoke-test-driver',
+    ...(asInstalled ? [] : ['--vscode-option', 'enable-smoke-test-driver']),
     '--ignore-last-opened',
     workspace,
   ];
@@ -489,7 +497,9 @@ async function startCodeServer({ node, codeServer, dir, settings, trust = 'disab
  * extension tests only beside a development path: `developmentPath` null points it at an empty
  * folder, so the extension is the installed one.
  */
-function workbenchUrl(server, { withTests, index = testsIndex, developmentPath = repoRoot }) {
+function workbenchUrl(server, { withTests, index = testsIndex, developmentPath = repoRoot, asInstalled = false }) {
+  // Loaded from extensions.json as a user's install is: no payload (it needs the smoke-test driver).
+  if (asInstalled) return `${server.url}/?folder=${encodeURIComponent(server.workspace)}`;
   const remote = (path) => `vscode-remote://127.0.0.1:${server.port}${path}`;
   let devPath = developmentPath;
   if (devPath === null) {
@@ -715,12 +725,14 @@ async function runUiDrive({ browser, node, codeServer, runDir }) {
       codeServer,
       dir: join(runDir, `ui-${name}`),
       settings: { 'workbench.colorTheme': theme.colorTheme },
+      asInstalled: theme.asInstalled,
     });
     const context = await browser.newContext({ viewport: VIEWPORT });
     const page = await context.newPage();
     try {
       await driveWorkbench(page, {
-        url: workbenchUrl(server, { withTests: false }),
+        url: workbenchUrl(server, { withTests: false, asInstalled: theme.asInstalled }),
+        toasts: theme.asInstalled,
         resultsDir,
         suffix: theme.suffix,
         theme: name,

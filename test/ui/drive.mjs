@@ -187,6 +187,32 @@ async function revealNotification(page, ctx, hasText, { graceMs = 3_000 } = {}) 
   await page.locator('.notifications-center').waitFor({ state: 'visible', timeout: 10_000 });
 }
 
+/**
+ * Runs in the results webview: what a screen reader and the keyboard get. One short live line
+ * (not the whole page), row headers for the model column, "best" in the cells' accessible
+ * names, the greedy steps as a table, focusable charts, and a scatter zoomed to the runs.
+ */
+function accessibilityProblems() {
+  const problems = [];
+  const live = [...document.querySelectorAll('[aria-live]')];
+  if (live.length !== 1 || live[0].getAttribute('role') !== 'status') problems.push(`expected one live region, the status line; found ${live.map((e) => e.tagName + '#' + e.id).join(', ')}`);
+  else if (!live[0].textContent || live[0].textContent.length > 200) problems.push(`the live status line is empty or long: "${live[0].textContent}"`);
+  const rows = document.querySelectorAll('vscode-data-grid-row:not([row-type="header"])').length;
+  const rowHeaders = document.querySelectorAll('vscode-data-grid-cell[cell-type="rowheader"]').length;
+  if (rowHeaders !== rows) problems.push(`${rowHeaders} rowheader cells for ${rows} rows`);
+  const best = [...document.querySelectorAll('vscode-data-grid-cell.best')];
+  if (!best.every((c) => /best in column/.test(c.getAttribute('aria-label') ?? ''))) problems.push('a best cell does not say "best in column" in its accessible name');
+  if (!best.every((c) => c.querySelector('.best-mark')?.getAttribute('aria-hidden') === 'true')) problems.push('a ★ is not hidden from screen readers');
+  const steps = document.querySelectorAll('details.steps tbody tr').length;
+  if (steps !== 12) problems.push(`the greedy steps table has ${steps} rows, not 12`);
+  const canvases = [...document.querySelectorAll('.charts canvas')];
+  if (!canvases.every((c) => c.tabIndex === 0 && c.getAttribute('aria-label'))) problems.push('a chart is not focusable or has no accessible name');
+  // The example's uniform soup (62 %) lies far below the runs: on the edge, not stretching the axes.
+  const scatter = document.getElementById('chart-scatter')?.getAttribute('aria-label') ?? '';
+  if (!/Off scale, drawn on the edge: Uniform soup at /.test(scatter)) problems.push(`the scatter does not put the uniform soup on its edge: "${scatter}"`);
+  return problems;
+}
+
 /** The run rows of the Ingredients view (the pretrained reference row is not a run). */
 function runLabels(labels) {
   return labels.filter((l) => /, (included|excluded)$/.test(l) || /^\S+, \d+(\.\d+)? % · /.test(l));
@@ -238,6 +264,47 @@ export const STEPS = [
     },
   },
   {
+    name: 'Configure Evaluation Data is one multi-step input: "1/4" … "4/4", the test step leaves out the held-out file',
+    run: async (page, ctx) => {
+      await runCommand(page, 'Model Soups: Configure Evaluation Data');
+      const widget = page.locator('.quick-input-widget');
+      const title = widget.locator('.quick-input-title');
+      const rows = widget.locator('.monaco-list-row');
+      const expectStep = async (n, text) => {
+        await poll(async () => ((await title.innerText()).includes(text) && (await widget.innerText()).includes(`${n}/4`) ? true : undefined), {
+          timeoutMs: 15_000,
+          what: `step ${n}/4 "${text}"`,
+        }).catch(async (err) => {
+          throw new Error(`${err.message}; the quick input shows "${(await widget.innerText().catch(() => '')).replace(/\s+/g, ' ')}"`);
+        });
+        await page.waitForTimeout(300);
+      };
+      await expectStep(1, 'Held-out');
+      await themedScreenshot(page, ctx, 'setup-heldout');
+      await page.keyboard.press('Enter');
+      await expectStep(2, 'Test dataset');
+      const offered = (await rows.allInnerTexts()).map((t) => t.replace(/\s+/g, ' '));
+      if (offered.some((t) => t.includes('heldout_val.npz'))) throw new Error(`the test step offers the held-out file again: ${JSON.stringify(offered)}`);
+      if (!(await widget.locator('.quick-input-titlebar .action-label[aria-label*="Back"], .quick-input-titlebar .codicon-quick-input-back').count())) throw new Error('step 2 has no Back button');
+      await page.keyboard.press('Enter');
+      await expectStep(3, 'Distribution-shift');
+      if (!(await widget.innerText()).includes('No shift sets')) throw new Error('the shift step offers no "No shift sets"');
+      await themedScreenshot(page, ctx, 'setup-shifts');
+      await page.keyboard.press('Enter');
+      await expectStep(4, 'Pretrained');
+      const models = (await rows.allInnerTexts()).map((t) => t.replace(/\s+/g, ' '));
+      const first = models.findIndex((t) => t.includes('.onnx'));
+      if (first < 0 || !models[first].includes('pretrained/model.onnx')) throw new Error(`the pretrained step does not offer pretrained/model.onnx first: ${JSON.stringify(models)}`);
+      await page.keyboard.press('Enter');
+      await widget.waitFor({ state: 'hidden', timeout: 10_000 });
+      await revealNotification(page, ctx, 'wrote modelsoups.json');
+      await notification(page, 'wrote modelsoups.json').waitFor({ state: 'visible', timeout: 15_000 });
+      ctx.log('setup: four steps, written');
+      await runCommand(page, 'Notifications: Clear All Notifications').catch(() => {});
+      await page.keyboard.press('Escape');
+    },
+  },
+  {
     name: 'run "Model Soups: Cook Greedy Soup" from the palette and screenshot its progress',
     run: async (page, ctx) => {
       await runCommand(page, 'Model Soups: Cook Greedy Soup');
@@ -261,19 +328,42 @@ export const STEPS = [
       } else {
         ctx.log('note: the cook finished before the progress screenshot');
       }
+      // With the notification hidden, one status-bar item describes the job, and a click on it
+      // shows the progress (with its Cancel) instead of cancelling.
+      // Escape hides the toasts (notifications.hideToasts), as a user dismisses them.
+      if (await page.locator('.notifications-toasts .notification-toast').first().isVisible().catch(() => false)) {
+        await page.locator('.monaco-workbench .part.editor').click({ position: { x: 400, y: 200 } }).catch(() => {});
+        await page.keyboard.press('Escape');
+      }
+      if (await page.locator('.notifications-center.visible').isVisible().catch(() => false)) await page.keyboard.press('Escape');
+      const jobItems = page.locator('.part.statusbar .statusbar-item', { hasText: /cooking|Greedy soup/i });
+      // VS Code adds its own item for a hidden progress notification; it is the only one.
+      const count = await poll(async () => ((await jobItems.count()) > 0 ? jobItems.count() : undefined), { timeoutMs: 10_000, what: 'the job in the status bar' }).catch(() => 0);
+      if (count > 1) throw new Error(`${count} status-bar items describe one job: ${JSON.stringify(await jobItems.allInnerTexts())}`);
+      if (count === 0) ctx.log('status bar: no item for the job (the notification is its one place)');
+      else {
+        ctx.log(`status bar: "${(await jobItems.first().innerText()).trim()}"`);
+        await jobItems.first().click().catch(() => {});
+        const shown = notification(page, title);
+        if (await shown.waitFor({ state: 'visible', timeout: 10_000 }).then(() => true, () => false)) {
+          // A click shows the progress, with its Cancel; it never cancels by itself.
+          if ((await shown.locator('.monaco-button', { hasText: 'Cancel' }).count()) === 0) throw new Error('the progress shown from the status bar has no Cancel');
+          ctx.log('status bar click: the progress notification with Cancel');
+        }
+      }
     },
   },
   {
-    name: 'wait for the cook to finish and open its results from the notification',
+    name: 'the cook ends: a notification names the result and the results panel opens by itself',
     run: async (page, ctx) => {
       const started = Date.now();
-      // The status bar shows the job ("Greedy soup: evaluate 3/12") until it ends.
-      const job = page.locator('.part.statusbar .statusbar-item', { hasText: /Greedy soup/ });
-      await poll(async () => ((await job.count()) === 0 ? true : undefined), { timeoutMs: COOK_TIMEOUT_MS, what: 'the cook to end (its status-bar item to go)' }).catch(async (err) => {
-        throw new Error(`the cook did not finish: ${err.message} (MODEL_SOUPS_UI_COOK_TIMEOUT_MS); status bar: "${(await page.locator('.part.statusbar').innerText()).replace(/\s+/g, ' ')}"`);
+      // Nobody clicks "Show Results": the panel opens by itself when the cook ends.
+      const tab = page.locator('.tabs-container .tab', { hasText: /Soup: greedy-/ }).first();
+      await tab.waitFor({ state: 'visible', timeout: COOK_TIMEOUT_MS }).catch(async () => {
+        throw new Error(`no results panel opened within ${COOK_TIMEOUT_MS / 1000} s (MODEL_SOUPS_UI_COOK_TIMEOUT_MS); notifications: ${JSON.stringify(await notificationTexts(page))}`);
       });
-      ctx.log(`the cook ended after ${((Date.now() - started) / 1000).toFixed(1)} s more`);
-      // The notification center closes by itself when the progress notification goes.
+      ctx.log(`the cook ended after ${((Date.now() - started) / 1000).toFixed(1)} s more; its panel is open`);
+      // The notification names the result too (in the center when no toast shows it).
       await revealNotification(page, ctx, /Show Results|cooking Greedy soup (failed|was cancelled)/);
       const done = notification(page, 'Show Results');
       const failed = notification(page, /cooking Greedy soup (failed|was cancelled)/);
@@ -285,12 +375,9 @@ export const STEPS = [
       });
       if (outcome !== 'done') throw new Error(`the cook did not succeed: ${JSON.stringify(await notificationTexts(page))}`);
       ctx.log(`done: "${(await done.innerText()).replace(/\s+/g, ' ').trim()}"`);
-      await done.locator('.monaco-button', { hasText: 'Show Results' }).first().click();
-      // Clicking an action closes its notification; close the center too so the panel is unobstructed.
-      if (await page.locator('.notifications-center.visible').isVisible().catch(() => false)) {
-        await runCommand(page, 'Notifications: Clear All Notifications').catch(() => {});
-        await page.keyboard.press('Escape');
-      }
+      await themedScreenshot(page, ctx, 'done');
+      await runCommand(page, 'Notifications: Clear All Notifications').catch(() => {});
+      await page.keyboard.press('Escape');
     },
   },
   {
@@ -329,16 +416,66 @@ export const STEPS = [
       // soup, uniform, ensemble, best individual and the 12 ingredients
       if (rows < EXPECTED_RUNS.count + 4) problems.push(`expected ${EXPECTED_RUNS.count + 4} table rows, found ${rows}`);
       const summary = (await frame.locator('header .summary').innerText()).replace(/\s+/g, ' ');
-      if (!summary.includes(`${EXPECTED_GREEDY_MEMBERS} of ${EXPECTED_RUNS.count} ingredients`)) problems.push(`the header does not say "${EXPECTED_GREEDY_MEMBERS} of ${EXPECTED_RUNS.count} ingredients": "${summary}"`);
+      const counts = `${EXPECTED_GREEDY_MEMBERS} of ${EXPECTED_RUNS.count} checked (${EXPECTED_RUNS.count} found)`;
+      if (!summary.includes(counts)) problems.push(`the header does not say "${counts}": "${summary}"`);
       const bestCells = await frame.locator('vscode-data-grid-cell.best').count();
       if (bestCells === 0) problems.push('no table cell is marked as the best of its column');
+      problems.push(...(await body.evaluate(accessibilityProblems)));
       if (problems.length > 0) throw new Error(problems.join('; '));
+      // The charts are reachable with Tab.
+      await frame.locator('vscode-button').first().focus();
+      let reached = false;
+      for (let i = 0; i < 60 && !reached; i++) {
+        await page.keyboard.press('Tab');
+        reached = await body.evaluate(() => document.activeElement?.tagName === 'CANVAS');
+      }
+      if (!reached) throw new Error('Tab never reaches a chart');
+      await body.evaluate(() => {
+        if (document.activeElement instanceof HTMLElement) document.activeElement.blur();
+        window.scrollTo(0, 0);
+      });
       ctx.log(`results: ${rows} table rows, ${charts.painted} charts drawn, ${bestCells} best cells; soup row "${soupRow}"`);
       await themedScreenshot(page, ctx, 'results');
       // The charts sit below the table: scroll the panel to them for a second picture.
       await body.evaluate(() => document.querySelector('.charts')?.closest('section')?.scrollIntoView({ block: 'start' }));
       await themedScreenshot(page, ctx, 'charts');
       await body.evaluate(() => window.scrollTo(0, 0));
+    },
+  },
+  {
+    name: 'at about 750 px the table scrolls sideways under a sticky model column, full ids in tooltips',
+    run: async (page, ctx) => {
+      // Activity bar + sidebar take about 350 px: the panel gets about 750.
+      await page.setViewportSize({ width: 1100, height: VIEWPORT.height });
+      try {
+        const frame = await waitForWebview(page, { selector: 'vscode-data-grid-row.row-soup' });
+        const body = frame.locator('body');
+        await page.waitForTimeout(500);
+        const before = await body.evaluate(() => {
+          const scroller = document.querySelector('.table-scroll');
+          const firstIngredient = document.querySelector('vscode-data-grid-row.row-ingredient vscode-data-grid-cell[grid-column="1"]');
+          return { width: window.innerWidth, scrollWidth: scroller.scrollWidth, clientWidth: scroller.clientWidth, left: firstIngredient.getBoundingClientRect().left, title: firstIngredient.title, text: firstIngredient.textContent };
+        });
+        ctx.log(`narrow panel: ${before.width} px wide, table ${before.scrollWidth} px in ${before.clientWidth} px`);
+        if (before.width > 820 || before.width < 600) throw new Error(`the panel is ${before.width} px wide, not about 750`);
+        if (before.scrollWidth <= before.clientWidth) throw new Error(`the table does not scroll sideways (${before.scrollWidth} px in ${before.clientWidth} px)`);
+        if (!before.title.startsWith(before.text)) throw new Error(`the model cell's tooltip "${before.title}" does not give the whole id "${before.text}"`);
+        await themedScreenshot(page, ctx, 'narrow');
+        const after = await body.evaluate(() => {
+          const scroller = document.querySelector('.table-scroll');
+          scroller.scrollLeft = scroller.scrollWidth;
+          const cell = document.querySelector('vscode-data-grid-row.row-ingredient vscode-data-grid-cell[grid-column="1"]');
+          const last = document.querySelector('vscode-data-grid-row.row-ingredient vscode-data-grid-cell:last-child');
+          const box = scroller.getBoundingClientRect();
+          return { left: cell.getBoundingClientRect().left, lastRight: last.getBoundingClientRect().right, right: box.right };
+        });
+        if (Math.abs(after.left - before.left) > 1) throw new Error(`the model column scrolled away (${before.left} -> ${after.left} px)`);
+        if (after.lastRight > after.right + 1) throw new Error('the last column cannot be scrolled into view');
+        await themedScreenshot(page, ctx, 'narrow-scrolled');
+        await body.evaluate(() => (document.querySelector('.table-scroll').scrollLeft = 0));
+      } finally {
+        await page.setViewportSize(VIEWPORT);
+      }
     },
   },
   {

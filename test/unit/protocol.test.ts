@@ -96,6 +96,7 @@ describe('webview protocol', () => {
     { type: 'ready' },
     { type: 'rendered', rows: 16, charts: 3 },
     { type: 'rendered', rows: 2, charts: 0, labels: ['Greedy soup', '<img src=x onerror=alert(1)>'] },
+    { type: 'rendered', rows: 16, charts: 1, summary: '5 of 10 checked (12 found)', cards: ['chart-trajectory'], hints: ['No shift sets are configured'] },
     { type: 'revealModel' },
     { type: 'openReport' },
     { type: 'copyMembers' },

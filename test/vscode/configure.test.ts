@@ -3,53 +3,162 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { loadConfig } from '../../src/engine/config';
+import type { ModelSoupsApi, SetupStep } from '../../src/extension/testApi';
 import { getApi } from './suite';
 
-type QuickPick = typeof vscode.window.showQuickPick;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Drives Configure Evaluation Data through its real quick picks, as a user would with the keyboard:
+ * each step is awaited as it comes on screen, then answered by moving the selection and pressing
+ * Enter (VS Code's accept command) or the Back button.
+ */
+class SetupDriver {
+  private readonly queue: SetupStep[] = [];
+  private waiting?: (s: SetupStep) => void;
+  private readonly sub: vscode.Disposable;
+
+  constructor(api: ModelSoupsApi) {
+    this.sub = api.onSetupStep((s) => {
+      if (this.waiting) {
+        const w = this.waiting;
+        this.waiting = undefined;
+        w(s);
+      } else this.queue.push(s);
+    });
+  }
+
+  /** The next step shown, or undefined if none comes within `ms`. */
+  next(ms = 10_000): Promise<SetupStep | undefined> {
+    const queued = this.queue.shift();
+    if (queued) return Promise.resolve(queued);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiting = undefined;
+        resolve(undefined);
+      }, ms);
+      this.waiting = (s) => {
+        clearTimeout(timer);
+        resolve(s);
+      };
+    });
+  }
+
+  async step(n: number): Promise<SetupStep> {
+    const s = await this.next();
+    assert.ok(s, `step ${n} was not shown`);
+    assert.equal(s.step, n);
+    return s;
+  }
+
+  /** Moves the cursor (single pick) or the ticks (multi pick) to `labels`, then presses Enter. */
+  async accept(s: SetupStep, labels: string[]): Promise<void> {
+    const items = s.pick.items.filter((i) => labels.includes(i.label));
+    assert.equal(items.length, labels.length, `step ${s.step} offers ${JSON.stringify(s.pick.items.map((i) => i.label))}`);
+    if (s.pick.canSelectMany) s.pick.selectedItems = items;
+    else s.pick.activeItems = items;
+    // Quick-pick updates reach the workbench asynchronously.
+    await sleep(300);
+    await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+  }
+
+  async back(): Promise<void> {
+    await sleep(300);
+    await vscode.commands.executeCommand('workbench.action.quickInputBack');
+  }
+
+  dispose(): void {
+    this.sub.dispose();
+  }
+}
 
 describe('Configure Evaluation Data', () => {
-  it('writes a modelsoups.json the engine accepts from the choices made in the pickers, keeping other keys', async () => {
-    const api = await getApi();
-    const ws = api.workspace() ?? '';
-    const file = path.join(ws, 'modelsoups.json');
-    const before = readFileSync(file, 'utf8');
-    const titles: string[] = [];
-    // Answer each picker as a user would: held-out, test, two shifts, the pretrained model.
-    const answers: ((items: readonly vscode.QuickPickItem[]) => unknown)[] = [
-      (items) => items.find((i) => i.label === 'data/heldout_val.npz'),
-      (items) => items.find((i) => i.label === 'data/test.npz'),
-      (items) => items.filter((i) => i.label === 'data/shift_rotate.npz' || i.label === 'data/shift_low_contrast.npz'),
-      (items) => items.find((i) => i.label === 'pretrained/model.onnx'),
-    ];
-    const original: QuickPick = vscode.window.showQuickPick;
-    const fake = (async (items: readonly vscode.QuickPickItem[] | Thenable<readonly vscode.QuickPickItem[]>, options?: vscode.QuickPickOptions) => {
-      titles.push(options?.title ?? '');
-      const list = await items;
-      assert.ok(list.every((i) => !i.label.endsWith('.npy')), 'only .npz datasets are offered');
-      const answer = answers.shift();
-      assert.ok(answer, `unexpected picker "${options?.title}"`);
-      return answer(list);
-    }) as unknown as QuickPick;
+  let api: ModelSoupsApi;
+  let file: string;
+  let before: string;
+
+  beforeEach(async () => {
+    api = await getApi();
+    file = path.join(api.workspace() ?? '', 'modelsoups.json');
+    before = readFileSync(file, 'utf8');
+    writeFileSync(file, JSON.stringify({ exclude: ['expected/**'], datasets: { heldout: 'data/test.npz' } }, null, 2));
+  });
+
+  afterEach(async () => {
+    await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+    writeFileSync(file, before);
+    await api.refresh();
+  });
+
+  it('is one multi-step input: "n/4" steps, Back keeps earlier answers, the test step leaves out the held-out file, an empty tick list needs "No shift sets"', async () => {
+    const drive = new SetupDriver(api);
+    const done = vscode.commands.executeCommand<vscode.Uri | undefined>('modelSoups.configureEvaluation');
     try {
-      writeFileSync(file, JSON.stringify({ exclude: ['expected/**'], datasets: { heldout: 'data/test.npz' } }, null, 2));
-      (vscode.window as { showQuickPick: QuickPick }).showQuickPick = fake;
-      await vscode.commands.executeCommand('modelSoups.configureEvaluation');
+      let s = await drive.step(1);
+      assert.equal(s.pick.totalSteps, 4);
+      assert.equal(s.pick.buttons.length, 0, 'the first step has no Back button');
+      assert.equal(s.pick.activeItems[0]?.label, 'data/test.npz', 'the configured held-out file is the default');
+      await drive.accept(s, ['data/test.npz']);
+
+      s = await drive.step(2);
+      assert.ok(s.pick.buttons.includes(vscode.QuickInputButtons.Back));
+      assert.ok(!s.pick.items.some((i) => i.label === 'data/test.npz'), 'the test step offers the held-out file again');
+      await drive.back();
+
+      s = await drive.step(1);
+      assert.equal(s.pick.activeItems[0]?.label, 'data/test.npz', 'Back keeps the earlier answer');
+      await drive.accept(s, ['data/heldout_val.npz']);
+
+      s = await drive.step(2);
+      assert.ok(!s.pick.items.some((i) => i.label === 'data/heldout_val.npz'));
+      await drive.accept(s, ['data/test.npz']);
+
+      s = await drive.step(3);
+      assert.equal(s.pick.canSelectMany, true);
+      assert.match(s.pick.items[0]?.label ?? '', /No shift sets/);
+      assert.ok(!s.pick.items.some((i) => i.label === 'data/test.npz' || i.label === 'data/heldout_val.npz'));
+      // Enter on nothing ticked does not go on (and does not write "shifts": {} quietly).
+      await drive.accept(s, []);
+      assert.equal(await drive.next(1500), undefined, 'an empty tick list moved on');
+      assert.match(s.pick.placeholder ?? '', /No shift sets/);
+      await drive.accept(s, [s.pick.items[0].label]);
+
+      s = await drive.step(4);
+      // None, then the models outside run folders, then the runs' own models.
+      const labels = s.pick.items.filter((i) => i.kind !== vscode.QuickPickItemKind.Separator).map((i) => i.label);
+      assert.match(labels[0], /None/);
+      assert.equal(labels[1], 'pretrained/model.onnx', JSON.stringify(s.pick.items.map((i) => i.label)));
+      assert.ok(labels.slice(2).every((l) => l !== 'pretrained/model.onnx'));
+      assert.deepEqual(
+        s.pick.items.filter((i) => i.kind === vscode.QuickPickItemKind.Separator).map((i) => i.label),
+        ['outside run folders', 'inside run folders (a run’s own model)'],
+      );
+      await drive.accept(s, ['pretrained/model.onnx']);
+      assert.ok(await done, 'nothing was written');
     } finally {
-      (vscode.window as { showQuickPick: QuickPick }).showQuickPick = original;
+      drive.dispose();
     }
+    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), {
+      exclude: ['expected/**'],
+      datasets: { heldout: 'data/heldout_val.npz', test: 'data/test.npz', shifts: {} },
+      pretrained: 'pretrained/model.onnx',
+    });
+  });
+
+  it('writes the ticked shift sets, named after their files, into a modelsoups.json the engine accepts', async () => {
+    const drive = new SetupDriver(api);
+    const done = vscode.commands.executeCommand<vscode.Uri | undefined>('modelSoups.configureEvaluation');
     try {
-      assert.equal(titles.length, 4, `pickers shown: ${titles.join(' | ')}`);
-      const written = JSON.parse(readFileSync(file, 'utf8'));
-      assert.deepEqual(written, {
-        exclude: ['expected/**'],
-        datasets: { heldout: 'data/heldout_val.npz', test: 'data/test.npz', shifts: { low_contrast: 'data/shift_low_contrast.npz', rotate: 'data/shift_rotate.npz' } },
-        pretrained: 'pretrained/model.onnx',
-      });
-      const config = loadConfig(ws);
-      assert.deepEqual(Object.keys(config.datasets.shifts).sort(), ['low_contrast', 'rotate']);
+      await drive.accept(await drive.step(1), ['data/heldout_val.npz']);
+      await drive.accept(await drive.step(2), ['$(circle-slash) None']);
+      await drive.accept(await drive.step(3), ['data/shift_rotate.npz', 'data/shift_low_contrast.npz']);
+      await drive.accept(await drive.step(4), ['$(circle-slash) None']);
+      assert.ok(await done);
     } finally {
-      writeFileSync(file, before);
-      await api.refresh();
+      drive.dispose();
     }
+    const written = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    assert.deepEqual(written, { exclude: ['expected/**'], datasets: { heldout: 'data/heldout_val.npz', shifts: { low_contrast: 'data/shift_low_contrast.npz', rotate: 'data/shift_rotate.npz' } } });
+    assert.deepEqual(Object.keys(loadConfig(api.workspace() ?? '').datasets.shifts).sort(), ['low_contrast', 'rotate']);
   });
 });

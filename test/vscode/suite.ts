@@ -2,7 +2,7 @@
 // that VS Code's extensionTestsPath module calls, and helpers the tests share.
 import * as assert from 'node:assert/strict';
 import Mocha from 'mocha';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ModelSoupsApi } from '../../src/extension/testApi';
@@ -57,4 +57,18 @@ export function extensionLog(ws: string): string | undefined {
     }
   }
   return found.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+}
+
+/**
+ * Copies the example run `from` to `name` with its model.onnx overwritten by text: a run the scan
+ * reports as unreadable (its metrics.json still holds an accuracy). Returns the new folder.
+ */
+export function addBrokenRun(ws: string, from: string, name: string): string {
+  const dir = path.join(ws, name);
+  cpSync(path.join(ws, from), dir, { recursive: true });
+  // The example is read-only; the copy must be writable and removable.
+  chmodSync(dir, 0o755);
+  chmodSync(path.join(dir, 'model.onnx'), 0o644);
+  writeFileSync(path.join(dir, 'model.onnx'), 'not an onnx model');
+  return dir;
 }

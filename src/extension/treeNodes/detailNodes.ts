@@ -4,9 +4,6 @@ import type { HParamValue } from '../../engine/discovery/runRecord';
 import { formatHParam } from './format';
 import type { TreeNode } from './treeNode';
 
-// Files that are worth opening in a text editor; the rest (models, arrays) are revealed.
-const TEXT_FILES = /\.(json|csv|ya?ml|txt|md|log|cfg|ini|toml)$/i;
-
 /** A plain leaf: a label and a description (e.g. one hyperparameter). */
 export class InfoNode implements TreeNode {
   constructor(
@@ -63,7 +60,10 @@ export function hparamsFolder(idPrefix: string, hparams: Record<string, HParamVa
   return new FolderNode(`${idPrefix}:hparams`, 'Hyperparameters', rows, new vscode.ThemeIcon('settings'));
 }
 
-/** One file of a run: text files open on click, binary ones are revealed in the Explorer. */
+/**
+ * One file of a run. A click opens it (binary files in VS Code's binary editor) and keeps the
+ * Model Soups view in the sidebar; "Reveal in Explorer" is on the context menu.
+ */
 export class FileNode implements TreeNode {
   constructor(
     private readonly file: string,
@@ -78,9 +78,7 @@ export class FileNode implements TreeNode {
     item.description = rel && rel !== '.' ? rel : undefined;
     item.tooltip = this.file;
     item.contextValue = 'file';
-    item.command = TEXT_FILES.test(this.file)
-      ? { command: 'vscode.open', title: 'Open File', arguments: [uri] }
-      : { command: 'revealInExplorer', title: 'Reveal in Explorer', arguments: [uri] };
+    item.command = { command: 'vscode.open', title: 'Open File', arguments: [uri, { preview: true }] };
     return item;
   }
 

@@ -15,7 +15,7 @@ export class PretrainedNode implements TreeNode {
     item.iconPath = p.reason ? new vscode.ThemeIcon('warning', new vscode.ThemeColor('problemsWarningIcon.foreground')) : new vscode.ThemeIcon('pinned');
     item.contextValue = 'pretrained';
     item.resourceUri = vscode.Uri.file(p.path);
-    item.command = { command: 'revealInExplorer', title: 'Reveal in Explorer', arguments: [vscode.Uri.file(p.path)] };
+    item.command = { command: 'vscode.open', title: 'Open File', arguments: [vscode.Uri.file(p.path), { preview: true }] };
     return item;
   }
 

@@ -15,6 +15,30 @@ export interface RunRowContext {
   trusted: boolean;
   modelBytes?: number;
   group?: ArchitectureGroup;
+  /** The row's label: the id's distinctive end (see shortRunLabels); the tooltip has the whole id. */
+  label?: string;
+}
+
+/**
+ * The distinctive end of each run id: the fewest trailing path segments that no other run shares
+ * (`lightning_logs/version_0` -> `version_0`), so that the accuracy after it stays visible at the
+ * sidebar's default width.
+ */
+export function shortRunLabels(ids: readonly string[]): Map<string, string> {
+  const segments = new Map(ids.map((id) => [id, id.split('/')]));
+  const labels = new Map<string, string>();
+  for (const id of ids) {
+    const parts = segments.get(id) as string[];
+    for (let n = 1; n <= parts.length; n++) {
+      const tail = parts.slice(-n).join('/');
+      const clash = ids.some((other) => other !== id && (segments.get(other) as string[]).slice(-n).join('/') === tail);
+      if (!clash || n === parts.length) {
+        labels.set(id, tail);
+        break;
+      }
+    }
+  }
+  return labels;
 }
 
 /**
@@ -31,21 +55,31 @@ export class RunNode implements TreeNode {
     return this.run.status === 'ok' && this.ctx.trusted;
   }
 
+  /**
+   * "87.8 % · lightning" for a usable run; "unusable (unreadable): <reason>" for the others, with
+   * no accuracy: a number read from a run the cook skips would look like a ranking.
+   */
   get description(): string {
+    if (this.run.status !== 'ok') return `unusable (${this.run.status}): ${this.run.reason ?? 'no reason given'}`;
     const parts = [formatPercent(this.run.heldout), this.run.layout];
     if (this.run.checkpoint) parts.push(this.run.checkpoint);
-    if (this.run.status !== 'ok') parts.push(`${this.run.status}: ${this.run.reason ?? 'no reason given'}`);
+    if (this.ctx.trusted && !this.ctx.included) parts.push('unchecked');
     return parts.join(' · ');
   }
 
   getTreeItem(): vscode.TreeItem {
     const r = this.run;
-    const item = new vscode.TreeItem(r.id, vscode.TreeItemCollapsibleState.Collapsed);
+    const item = new vscode.TreeItem(this.ctx.label ?? r.id, vscode.TreeItemCollapsibleState.Collapsed);
     item.id = `run:${r.id}`;
     item.description = this.description;
     item.tooltip = this.tooltip();
     item.iconPath = r.status === 'ok' ? new vscode.ThemeIcon('beaker') : new vscode.ThemeIcon('warning', new vscode.ThemeColor('problemsWarningIcon.foreground'));
+    // A click selects the run and shows its details (hyperparameters and files).
+    item.command = { command: 'modelSoups.showRun', title: 'Show Run Details', arguments: [this] };
     if (this.checkable) item.checkboxState = this.ctx.included ? vscode.TreeItemCheckboxState.Checked : vscode.TreeItemCheckboxState.Unchecked;
+    // Unusable runs get an unticked box too, so that their names line up with the other rows;
+    // ticking it is refused with the reason (IngredientsTree.onCheckboxes).
+    else if (this.ctx.trusted) item.checkboxState = { state: vscode.TreeItemCheckboxState.Unchecked, tooltip: `Cannot be an ingredient: ${r.reason ?? r.status}` };
     const parts = ['run', r.status];
     if (this.checkable) parts.push(this.ctx.included ? 'included' : 'excluded');
     if (r.metricsSource) parts.push('metrics');
@@ -74,7 +108,7 @@ export class RunNode implements TreeNode {
     md.appendMarkdown('**');
     md.appendText(r.id);
     md.appendMarkdown('**\n\n');
-    md.appendText(`Held-out accuracy: ${formatPercent(r.heldout)}\n`);
+    md.appendText(r.status === 'ok' ? `Held-out accuracy: ${formatPercent(r.heldout)}\n` : `Unusable (${r.status}): the cook skips this run.\n`);
     md.appendMarkdown('\n\n');
     md.appendText(r.metricsSource ? `Metric source: ${r.metricsSource.file} → ${r.metricsSource.field}` : 'Metric source: none found');
     md.appendMarkdown('\n\n');

@@ -28,8 +28,10 @@ export class SoupNode implements TreeNode {
       return item;
     }
     const item = new vscode.TreeItem(s.name, this.expanded ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
-    item.id = `soup:${s.dir}`;
-    item.description = soupDescription(s);
+    // VS Code remembers expansion by id: the newest soup gets an id of its own, so that it opens
+    // expanded while the ones before it return to their own (collapsed) state.
+    item.id = this.expanded ? `soup:${s.dir}:newest` : `soup:${s.dir}`;
+    item.description = soupDescription(s, this.methodLabel);
     item.tooltip = new vscode.MarkdownString().appendMarkdown(`**${this.methodLabel(s.method)}**\n\n`).appendText(soupSummaryText(s));
     item.iconPath = new vscode.ThemeIcon('package');
     item.contextValue = 'soup:ok';
@@ -49,9 +51,12 @@ export class SoupNode implements TreeNode {
   }
 }
 
-/** "greedy · 5 members · 88.9 % / 60.6 %" (held-out / shift average). */
-export function soupDescription(s: SoupEntry): string {
-  return `${s.method} · ${s.members.length} member${s.members.length === 1 ? '' : 's'} · ${formatPercent(s.heldout)} / ${formatPercent(s.shiftAvg)}`;
+/**
+ * "Greedy soup · held-out 88.9 % · shift avg 60.6 % · 5 members": what tells soups apart, in the
+ * Soups view and the Show Results picker alike.
+ */
+export function soupDescription(s: SoupEntry, methodLabel: (id: string) => string): string {
+  return `${methodLabel(s.method)} · held-out ${formatPercent(s.heldout)} · shift avg ${formatPercent(s.shiftAvg)} · ${s.members.length} member${s.members.length === 1 ? '' : 's'}`;
 }
 
 /** The inline result of a cook: method, members and the gains over the best individual. */
