@@ -11,7 +11,7 @@ import { fork } from 'node:child_process';
 import { existsSync, promises as fsp, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { mlpGraph, parameterCount } from '../src/engine/formats/onnxBuild';
+import { mlpGraph, parameterCount } from '../test/synthetic/onnxBuild';
 import type { ScenarioResult } from './bench/scenarios';
 import { scenarios } from './bench/scenarios';
 import { generateTrackerZoo } from './bench/trackerZoo';

@@ -8,7 +8,7 @@ import { cookSoup } from '../../src/engine/cookSoup';
 import { openArrayFiles } from '../../src/engine/datasets/arrayFiles';
 import { splitEntry } from '../../src/engine/datasets/openDatasets';
 import { argmax, Evaluator } from '../../src/engine/evaluate/evaluator';
-import { encodeOnnxModel, mlpGraph } from '../../src/engine/formats/onnxBuild';
+import { encodeOnnxModel, mlpGraph } from '../../test/synthetic/onnxBuild';
 import type { OnnxModelInfo } from '../../src/engine/formats/onnxModel';
 import { readOnnxModel } from '../../src/engine/formats/onnxModel';
 import type { SoupIngredient } from '../../src/engine/soups/method';

@@ -1,8 +1,8 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import type { BuildGraph } from '../../src/engine/formats/onnxBuild';
-import { mlpGraph, writeOnnxModel } from '../../src/engine/formats/onnxBuild';
-import { encodeDatasetNpz } from '../../src/engine/formats/npzWrite';
+import type { BuildGraph } from '../../test/synthetic/onnxBuild';
+import { mlpGraph, writeOnnxModel } from '../../test/synthetic/onnxBuild';
+import { encodeDatasetNpz } from '../../test/synthetic/npzWrite';
 import { spawnSync } from 'node:child_process';
 
 /** A generated zoo: K fine-tunes of one base MLP, as plain runs, with a held-out set. */

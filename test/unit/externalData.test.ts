@@ -6,7 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { parseConfig } from '../../src/engine/config';
 import { cookSoup } from '../../src/engine/cookSoup';
 import { SoupError } from '../../src/engine/errors';
-import { EXTERNAL_ALIGNMENT, encodeOnnxModel, mlpGraph, writeOnnxModel } from '../../src/engine/formats/onnxBuild';
+import { EXTERNAL_ALIGNMENT, encodeOnnxModel, mlpGraph, writeOnnxModel } from '../synthetic/onnxBuild';
 import { readOnnxModel } from '../../src/engine/formats/onnxModel';
 import { writePatchedModel } from '../../src/engine/formats/onnxWrite';
 import type { WeightSet } from '../../src/engine/soups/weights';

@@ -7,7 +7,7 @@ import { FileCursor } from './fileCursor';
 import { dataTypeName, dataTypeSize, isAveragedType, OnnxDataType, onnxTypes } from './onnxSchema';
 
 /** Where a tensor's bytes live: inside the .onnx file, or in an external data file. */
-export type TensorData =
+export type TensorBytes =
   | { kind: 'inline'; offset: number; length: number }
   | { kind: 'external'; file: string; location: string; offset: number; length: number };
 
@@ -18,7 +18,7 @@ export interface OnnxWeight {
   dims: number[];
   numel: number;
   /** Little-endian element bytes (raw_data or packed float_data/double_data: same layout). */
-  data: TensorData;
+  data: TensorBytes;
 }
 
 /** A graph input or output. Symbolic dimensions are strings, unknown ones `null`. */
@@ -235,7 +235,7 @@ async function parseTensor(cur: FileCursor, end: number, file: string): Promise<
   const itemSize = dataTypeSize(dataType) ?? 4;
   const byteLength = numel * itemSize;
   if (unpacked) throw new SoupError('ONNX_UNSUPPORTED', `${label} stores its values unpacked; re-export the model`, file);
-  let data: TensorData;
+  let data: TensorBytes;
   if (dataLocation === 1) {
     data = await resolveExternal(file, label, external, byteLength);
   } else if (inline) {
@@ -255,7 +255,7 @@ async function parseTensor(cur: FileCursor, end: number, file: string): Promise<
  * Resolves an external-data reference. The location must be a relative path that stays inside
  * the model's folder, also after resolving symlinks: a model must not make us read other files.
  */
-async function resolveExternal(file: string, label: string, entries: Record<string, string>, byteLength: number): Promise<TensorData> {
+async function resolveExternal(file: string, label: string, entries: Record<string, string>, byteLength: number): Promise<TensorBytes> {
   const location = entries.location;
   if (!location) throw new SoupError('ONNX_INVALID', `${label} is stored externally but names no location`, file);
   const dir = path.dirname(file);

@@ -1,7 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { HParamValue } from '../../engine/discovery/runRecord';
-import { formatHParam } from './format';
 import type { TreeNode } from './treeNode';
 
 /** A plain leaf: a label and a description (e.g. one hyperparameter). */
@@ -90,4 +89,9 @@ export class FileNode implements TreeNode {
   get uri(): vscode.Uri {
     return vscode.Uri.file(this.file);
   }
+}
+
+/** A hyperparameter value on one line. */
+function formatHParam(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import type { BuildGraph } from '../../../src/engine/formats/onnxBuild';
-import { writeOnnxModel } from '../../../src/engine/formats/onnxBuild';
+import type { BuildGraph } from '../../synthetic/onnxBuild';
+import { writeOnnxModel } from '../../synthetic/onnxBuild';
 import type { OnnxModelInfo } from '../../../src/engine/formats/onnxModel';
 import { readOnnxModel } from '../../../src/engine/formats/onnxModel';
 import type { WeightSet } from '../../../src/engine/soups/weights';

@@ -1,4 +1,4 @@
-export { encodeNpy, encodeNpz } from '../../../src/engine/formats/npzWrite';
+export { encodeNpy, encodeNpz } from '../../synthetic/npzWrite';
 
 /** float32 array bytes. */
 export function f32(values: ArrayLike<number>): Uint8Array {

@@ -1,4 +1,4 @@
-import { crc32 } from './npz';
+import { crc32 } from '../../src/engine/formats/npz';
 
 /** An array to store in a `.npy`: its numpy dtype string (`<f4`, `<i8`, `|u1`, ...), shape and bytes. */
 export interface NpyInput {

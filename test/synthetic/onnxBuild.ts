@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { OnnxDataType, onnxTypes } from './onnxSchema';
-import { lengthDelimited, tag, varint } from './protoWire';
+import { OnnxDataType, onnxTypes } from '../../src/engine/formats/onnxSchema';
+import { lengthDelimited, tag, varint } from '../../src/engine/formats/protoWire';
 
 /** A float initializer to write: its bytes come from the caller, one tensor at a time. */
 export interface BuildTensor {

@@ -1,4 +1,0 @@
-/** A hyperparameter value on one line. */
-export function formatHParam(value: unknown): string {
-  return typeof value === 'string' ? value : JSON.stringify(value);
-}
