@@ -6,6 +6,8 @@ import type { OnnxModelInfo, OnnxValue } from '../formats/onnxModel';
 import { dataTypeName, OnnxDataType } from '../formats/onnxSchema';
 import type { WeightSet } from '../soups/weights';
 import type { Dataset } from './dataset';
+import type { ExampleStats } from './exampleStats';
+import { allocExampleStats, fillExampleStats } from './exampleStats';
 import { buildSessionModel } from './sessionModel';
 
 /** Options for an {@link Evaluator}. */
@@ -27,6 +29,8 @@ export interface PassResult {
   correct: number;
   /** Logits [n × classes] when requested. */
   logits?: Float32Array;
+  /** Per-example confidence, prediction, log-probability of the label and Brier score, when requested. */
+  stats?: ExampleStats;
 }
 
 // Loaded lazily: only the background worker and the CLI evaluate, never the extension host.
@@ -109,8 +113,12 @@ export class Evaluator {
     }
   }
 
-  /** Runs `weights` over the whole dataset in batches; counts correct top-1 predictions. */
-  async run(weights: WeightSet, ds: Dataset, opts: { keepLogits?: boolean; signal?: AbortSignal } = {}): Promise<PassResult> {
+  /**
+   * Runs `weights` over the whole dataset in batches; counts correct top-1 predictions. With
+   * `keepLogits` it also returns the logits, with `stats` the per-example statistics that
+   * calibration needs (computed batch by batch, so no logits are kept for them).
+   */
+  async run(weights: WeightSet, ds: Dataset, opts: { keepLogits?: boolean; stats?: boolean; signal?: AbortSignal } = {}): Promise<PassResult> {
     const ortm = onnxruntime();
     const feeds: Record<string, ortTypes.Tensor> = {};
     this.model.weights.forEach((w, i) => {
@@ -119,6 +127,7 @@ export class Evaluator {
     const perExample = ds.xShape.slice(1).reduce((a, b) => a * b, 1);
     let correct = 0;
     let logits: Float32Array | undefined;
+    const stats = opts.stats ? allocExampleStats(ds.n) : undefined;
     for (let start = 0; start < ds.n; start += this.batchSize) {
       if (opts.signal?.aborted) throw new SoupError('CANCELLED', 'cancelled');
       const b = Math.min(this.batchSize, ds.n - start);
@@ -142,8 +151,9 @@ export class Evaluator {
         if (argmax(data, i * classes, classes) === label) correct++;
       }
       logits?.set(data.subarray(0, b * classes), start * classes);
+      if (stats) fillExampleStats(stats, start, data, b, classes, ds.y);
     }
-    return { correct, logits };
+    return { correct, logits, stats };
   }
 
   async release(): Promise<void> {
