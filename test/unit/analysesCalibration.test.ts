@@ -1,12 +1,11 @@
 import * as assert from 'node:assert/strict';
 import { binOf, calibrationOf } from '../../src/engine/analyses/calibration';
 import { PRETRAINED, runAnalyses, SOUP, UNIFORM, ENSEMBLE } from '../../src/engine/analyses/runAnalyses';
-import { defaultAnalysesSettings } from '../../src/engine/analyses/settings';
 import { goldenSection } from '../../src/engine/analyses/temperature';
 import type { Analyses, DatasetCalibration, ModelCalibration, TemperatureScaling } from '../../src/engine/analyses/types';
 import { exampleStatsOf } from '../../src/engine/evaluate/exampleStats';
 import type { AnalysesContext, RefCalibration } from './helpers/analysesContext';
-import { analysesContext, reference } from './helpers/analysesContext';
+import { analysesContext, analysesInput, reference } from './helpers/analysesContext';
 
 /** Our model names for the reference's. */
 const NAMES: Record<string, string> = { greedy_soup: SOUP, uniform_soup: UNIFORM, ensemble_logits_mean: ENSEMBLE, pretrained: PRETRAINED };
@@ -58,17 +57,7 @@ describe('Calibration analysis on the fashion-soup example (against the PyTorch 
 
   before(async () => {
     ctx = await analysesContext();
-    analyses = await runAnalyses({
-      evaluator: ctx.evaluator,
-      datasets: ctx.datasets,
-      ingredients: ctx.ingredients,
-      pretrained: ctx.pretrained,
-      soup: { members: ctx.greedyMembers, weights: ctx.greedyWeights },
-      bestIndividual: ctx.bestIndividual,
-      book: ctx.book,
-      ensemble: ctx.ensemble,
-      settings: { ...defaultAnalysesSettings(12, true), run: ['calibration'] },
-    });
+    analyses = await runAnalyses(analysesInput(ctx, { run: ['calibration'] }));
   });
 
   it('matches ECE, NLL and Brier of every model on every dataset within 1e-6 (ECE within 2/N where a confidence lies within 1e-6 of a bin edge)', () => {

@@ -1,5 +1,9 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import type { AnalysesInput } from '../../../src/engine/analyses/runAnalyses';
+import type { AnalysesSettings } from '../../../src/engine/analyses/settings';
+import { defaultAnalysesSettings } from '../../../src/engine/analyses/settings';
+import type { ModelEvaluation } from '../../../src/engine/analyses/modelEvaluation';
 import { EvaluationBook } from '../../../src/engine/analyses/modelEvaluation';
 import type { Dataset } from '../../../src/engine/evaluate/dataset';
 import { loadDataset } from '../../../src/engine/evaluate/dataset';
@@ -78,22 +82,29 @@ export interface AnalysesReference {
 
 export const reference = JSON.parse(readFileSync(ANALYSES_FILE, 'utf8')) as AnalysesReference;
 
-/** The example zoo as a cook sees it after evaluating every ingredient once per dataset. */
-export interface AnalysesContext {
-  evaluator: Evaluator;
-  datasets: Dataset[];
+/** The example zoo's models (read, not evaluated). */
+export interface ExampleModels {
   /** Sorted by held-out accuracy, best first (the cook's order). */
   ingredients: { id: string; model: OnnxModelInfo }[];
   pretrained: OnnxModelInfo;
-  /** Every ingredient's passes, recorded as a cook records them. */
-  book: EvaluationBook;
-  ensemble: LogitEnsemble;
   greedyMembers: string[];
   /** The greedy soup (bit-identical to the PyTorch reference soup). */
   greedyWeights: WeightSet;
   bestIndividual: string;
 }
 
+/** The example zoo as a cook sees it after evaluating every ingredient once per dataset. */
+export interface AnalysesContext extends ExampleModels {
+  evaluator: Evaluator;
+  datasets: Dataset[];
+  /** Every ingredient's passes, recorded as a cook records them. */
+  book: EvaluationBook;
+  /** A new book holding only the ingredients' passes (so each test's costs are its own). */
+  freshBook(): EvaluationBook;
+  ensemble: LogitEnsemble;
+}
+
+let models: Promise<ExampleModels> | undefined;
 let shared: Promise<AnalysesContext> | undefined;
 
 /**
@@ -106,10 +117,26 @@ export function analysesContext(): Promise<AnalysesContext> {
   return shared;
 }
 
+/** The example's models and greedy soup, read once per test process (no inference). */
+export function exampleModels(): Promise<ExampleModels> {
+  models ??= (async () => {
+    const ingredients = await Promise.all(expected.sorted_by_heldout.map(async (id) => ({ id, model: await readOnnxModel(path.join(EXAMPLE, id, 'model.onnx')) })));
+    const greedyMembers = expected.greedy_soup.members;
+    const greedyWeights = await new StreamingMean().mean(greedyMembers.map((id) => ingredients.find((i) => i.id === id)?.model as OnnxModelInfo));
+    return { ingredients, pretrained: await readOnnxModel(path.join(EXAMPLE, exampleConfig().pretrained)), greedyMembers, greedyWeights, bestIndividual: expected.sorted_by_heldout[0] };
+  })();
+  return models;
+}
+
+function exampleConfig(): { datasets: { heldout: string; test: string; shifts: Record<string, string> }; pretrained: string } {
+  return JSON.parse(readFileSync(path.join(EXAMPLE, 'modelsoups.json'), 'utf8')) as ReturnType<typeof exampleConfig>;
+}
+
 async function build(): Promise<AnalysesContext> {
-  const config = JSON.parse(readFileSync(path.join(EXAMPLE, 'modelsoups.json'), 'utf8')) as { datasets: { heldout: string; test: string; shifts: Record<string, string> }; pretrained: string };
+  const m = await exampleModels();
+  const config = exampleConfig();
   const files: Record<string, string> = { heldout: config.datasets.heldout, test: config.datasets.test, ...config.datasets.shifts };
-  const ingredients = await Promise.all(expected.sorted_by_heldout.map(async (id) => ({ id, model: await readOnnxModel(path.join(EXAMPLE, id, 'model.onnx')) })));
+  const { ingredients } = m;
   const evaluator = await Evaluator.create(ingredients[0].model, { batchSize: 1000 });
   const datasets: Dataset[] = [];
   for (const key of reference.eval_order) {
@@ -129,17 +156,31 @@ async function build(): Promise<AnalysesContext> {
     }
     ensemble.members++;
   }
-  const greedyMembers = expected.greedy_soup.members;
-  const greedyWeights = await new StreamingMean().mean(greedyMembers.map((id) => ingredients.find((i) => i.id === id)?.model as OnnxModelInfo));
   return {
+    ...m,
     evaluator,
     datasets,
-    ingredients,
-    pretrained: await readOnnxModel(path.join(EXAMPLE, config.pretrained)),
     book,
+    freshBook: () => {
+      const b = new EvaluationBook();
+      for (const ing of ingredients) b.set(ing.id, book.get(ing.id) as ModelEvaluation);
+      return b;
+    },
     ensemble,
-    greedyMembers,
-    greedyWeights,
-    bestIndividual: expected.sorted_by_heldout[0],
+  };
+}
+
+/** The input of {@link runAnalyses} for the example: the greedy soup, a fresh book, `settings`. */
+export function analysesInput(ctx: AnalysesContext, settings: Partial<AnalysesSettings>): AnalysesInput {
+  return {
+    evaluator: ctx.evaluator,
+    datasets: ctx.datasets,
+    ingredients: ctx.ingredients,
+    pretrained: ctx.pretrained,
+    soup: { members: ctx.greedyMembers, weights: ctx.greedyWeights },
+    bestIndividual: ctx.bestIndividual,
+    book: ctx.freshBook(),
+    ensemble: ctx.ensemble,
+    settings: { ...defaultAnalysesSettings(ctx.ingredients.length, true), ...settings },
   };
 }
