@@ -16,6 +16,7 @@ import type { WeightSet } from '../../src/engine/soups/weights';
 import { createKernel } from '../../src/engine/soups/simdKernel';
 import { prewarmMeanWorker, StreamingMean } from '../../src/engine/soups/streamingMean';
 import { CHUNK_ELEMS, WeightReader, WeightSum } from '../../src/engine/soups/weights';
+import { analyses } from './analysesScenario';
 import type { Probe } from './instrument';
 import { installProbe, modelBytes } from './instrument';
 import { runId } from './zoo';
@@ -36,6 +37,7 @@ export const scenarios: Record<string, (args: Args) => Promise<Record<string, un
   baseline,
   naive,
   averaging,
+  analyses,
 };
 
 /**
