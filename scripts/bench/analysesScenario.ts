@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { EvaluationBook } from '../../src/engine/analyses/modelEvaluation';
+import { EvaluationBook, recordPasses } from '../../src/engine/analyses/modelEvaluation';
 import { runAnalyses } from '../../src/engine/analyses/runAnalyses';
 import type { AnalysisId } from '../../src/engine/analyses/types';
 import { DEFAULT_MAX_PAIRS } from '../../src/engine/analyses/settings';
@@ -8,13 +8,10 @@ import { inspectWorkspace } from '../../src/engine/discovery/scanWorkspace';
 import type { Dataset } from '../../src/engine/evaluate/dataset';
 import { loadDataset } from '../../src/engine/evaluate/dataset';
 import { Evaluator } from '../../src/engine/evaluate/evaluator';
-import type { ExampleStats } from '../../src/engine/evaluate/exampleStats';
 import { LogitEnsemble } from '../../src/engine/evaluate/metrics';
 import type { OnnxModelInfo } from '../../src/engine/formats/onnxModel';
 import { readOnnxModel } from '../../src/engine/formats/onnxModel';
 import { StreamingMean } from '../../src/engine/soups/streamingMean';
-import type { WeightSet } from '../../src/engine/soups/weights';
-import { loadWeights } from '../../src/engine/soups/weights';
 
 /**
  * What each soup analysis costs on a workspace: the cook's own passes are made first (each
@@ -43,16 +40,7 @@ export async function analyses(args: Record<string, unknown>): Promise<Record<st
     let t = performance.now();
     const book = new EvaluationBook();
     const ensemble = new LogitEnsemble();
-    let weights: WeightSet | undefined;
-    for (const ing of ingredients) {
-      weights = await loadWeights(ing.model, weights);
-      for (const ds of datasets) {
-        const r = await evaluator.run(weights, ds, { stats: true, keepLogits: true });
-        book.record(ing.id, ds, r.stats as ExampleStats);
-        ensemble.add(ds, r.logits as Float32Array);
-      }
-      ensemble.members++;
-    }
+    await recordPasses(evaluator, datasets, ingredients, book, { ensemble });
     const cookPassesMs = performance.now() - t;
     const soup = await new StreamingMean().mean(ingredients.map((i) => i.model));
     const pretrained = pretrainedPath ? await readOnnxModel(pretrainedPath) : undefined;

@@ -60,6 +60,16 @@ describe('Calibration analysis on the fashion-soup example (against the PyTorch 
     analyses = await runAnalyses(analysesInput(ctx, { run: ['calibration'] }));
   });
 
+  it('the evaluator\'s per-example statistics are those of its logits, across batch boundaries, and agree with its correct count', async () => {
+    const heldout = ctx.datasets[0];
+    const r = await ctx.evaluator.run(ctx.greedyWeights, heldout, { stats: true, keepLogits: true });
+    assert.ok(r.stats && r.logits);
+    const whole = exampleStatsOf(r.logits, 10, heldout.y);
+    for (const k of ['conf', 'pred', 'logpLabel', 'brier'] as const) assert.deepEqual(r.stats[k], whole[k], k);
+    assert.equal(r.stats.pred.filter((p, i) => p === heldout.y[i]).length, r.correct);
+    assert.equal(r.correct, reference.calibration.models.greedy_soup.heldout.correct);
+  });
+
   it('matches ECE, NLL and Brier of every model on every dataset within 1e-6 (ECE within 2/N where a confidence lies within 1e-6 of a bin edge)', () => {
     const cal = analyses.calibration;
     assert.ok(cal);

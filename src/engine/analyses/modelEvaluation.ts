@@ -1,7 +1,10 @@
 import type { Dataset } from '../evaluate/dataset';
 import type { Evaluator } from '../evaluate/evaluator';
 import type { ExampleStats } from '../evaluate/exampleStats';
+import type { LogitEnsemble } from '../evaluate/metrics';
+import type { OnnxModelInfo } from '../formats/onnxModel';
 import type { WeightSet } from '../soups/weights';
+import { loadWeights } from '../soups/weights';
 import { calibrationOf, shiftMean } from './calibration';
 import type { DatasetCalibration } from './types';
 
@@ -81,4 +84,29 @@ export function perDataset(e: ModelEvaluation, pick: (c: DatasetCalibration) => 
 /** The mean accuracy over the shift datasets of an evaluation. */
 export function shiftAvgAcc(e: ModelEvaluation): number | undefined {
   return shiftMean(e, (c) => c.acc);
+}
+
+/**
+ * One pass of each model per dataset, as a cook's evaluate phase makes them: each pass's
+ * per-example statistics go into `book` under the model's id and, with `ensemble`, its logits
+ * into the logit ensemble. One weight set is reused for every model.
+ */
+export async function recordPasses(
+  evaluator: Evaluator,
+  datasets: Dataset[],
+  models: { id: string; model: OnnxModelInfo }[],
+  book: EvaluationBook,
+  opts: { ensemble?: LogitEnsemble; signal?: AbortSignal; onModel?: (done: number, total: number, id: string) => void } = {},
+): Promise<void> {
+  let weights: WeightSet | undefined;
+  for (const [i, m] of models.entries()) {
+    weights = await loadWeights(m.model, weights);
+    for (const ds of datasets) {
+      const r = await evaluator.run(weights, ds, { stats: true, keepLogits: opts.ensemble !== undefined, signal: opts.signal });
+      book.record(m.id, ds, r.stats as ExampleStats);
+      if (r.logits) opts.ensemble?.add(ds, r.logits);
+    }
+    if (opts.ensemble) opts.ensemble.members++;
+    opts.onModel?.(i + 1, models.length, m.id);
+  }
 }

@@ -4,17 +4,15 @@ import type { AnalysesInput } from '../../../src/engine/analyses/runAnalyses';
 import type { AnalysesSettings } from '../../../src/engine/analyses/settings';
 import { defaultAnalysesSettings } from '../../../src/engine/analyses/settings';
 import type { ModelEvaluation } from '../../../src/engine/analyses/modelEvaluation';
-import { EvaluationBook } from '../../../src/engine/analyses/modelEvaluation';
+import { EvaluationBook, recordPasses } from '../../../src/engine/analyses/modelEvaluation';
 import type { Dataset } from '../../../src/engine/evaluate/dataset';
 import { loadDataset } from '../../../src/engine/evaluate/dataset';
 import { Evaluator } from '../../../src/engine/evaluate/evaluator';
-import type { ExampleStats } from '../../../src/engine/evaluate/exampleStats';
 import { LogitEnsemble } from '../../../src/engine/evaluate/metrics';
 import type { OnnxModelInfo } from '../../../src/engine/formats/onnxModel';
 import { readOnnxModel } from '../../../src/engine/formats/onnxModel';
 import { StreamingMean } from '../../../src/engine/soups/streamingMean';
 import type { WeightSet } from '../../../src/engine/soups/weights';
-import { loadWeights } from '../../../src/engine/soups/weights';
 import { expected } from './expected';
 import { ANALYSES_FILE, EXAMPLE } from './paths';
 
@@ -146,16 +144,7 @@ async function build(): Promise<AnalysesContext> {
   }
   const book = new EvaluationBook();
   const ensemble = new LogitEnsemble();
-  let weights: WeightSet | undefined;
-  for (const ing of ingredients) {
-    weights = await loadWeights(ing.model, weights);
-    for (const ds of datasets) {
-      const r = await evaluator.run(weights, ds, { stats: true, keepLogits: true });
-      book.record(ing.id, ds, r.stats as ExampleStats);
-      ensemble.add(ds, r.logits as Float32Array);
-    }
-    ensemble.members++;
-  }
+  await recordPasses(evaluator, datasets, ingredients, book, { ensemble });
   return {
     ...m,
     evaluator,
