@@ -1,6 +1,8 @@
 import * as assert from 'node:assert/strict';
 import { binOf, calibrationOf } from '../../src/engine/analyses/calibration';
-import { PRETRAINED, runAnalyses, SOUP, UNIFORM, ENSEMBLE } from '../../src/engine/analyses/runAnalyses';
+import { evaluateModel } from '../../src/engine/analyses/modelEvaluation';
+import type { AnalysesInput } from '../../src/engine/analyses/runAnalyses';
+import { ENSEMBLE, PRETRAINED, runAnalyses, SOUP, UNIFORM } from '../../src/engine/analyses/runAnalyses';
 import { goldenSection } from '../../src/engine/analyses/temperature';
 import type { Analyses, DatasetCalibration, ModelCalibration, TemperatureScaling } from '../../src/engine/analyses/types';
 import { exampleStatsOf } from '../../src/engine/evaluate/exampleStats';
@@ -54,10 +56,12 @@ describe('Calibration analysis on the fashion-soup example (against the PyTorch 
   this.timeout(600_000);
   let ctx: AnalysesContext;
   let analyses: Analyses;
+  let input: AnalysesInput;
 
   before(async () => {
     ctx = await analysesContext();
-    analyses = await runAnalyses(analysesInput(ctx, { run: ['calibration'] }));
+    input = analysesInput(ctx, { run: ['calibration'] });
+    analyses = await runAnalyses(input);
   });
 
   it('the evaluator\'s per-example statistics are those of its logits, across batch boundaries, and agree with its correct count', async () => {
@@ -135,5 +139,13 @@ describe('Calibration analysis on the fashion-soup example (against the PyTorch 
     assert.equal(cal.settings.bins, 15);
     assert.equal(cal.cost.forwardPasses, 3 * 7);
     assert.ok(cal.cost.ms > 0);
+  });
+
+  it('costs no pass at all when the cook hands over the soup\'s logits and its book holds the other models', async () => {
+    const { logits } = await evaluateModel(ctx.evaluator, ctx.greedyWeights, ctx.datasets, { keepLogits: true });
+    const again = await runAnalyses({ ...input, soupLogits: logits });
+    assert.equal(again.calibration?.cost.forwardPasses, 0);
+    assert.deepEqual(again.calibration?.models[SOUP], analyses.calibration?.models[SOUP]);
+    assert.deepEqual(again.calibration?.temperature, analyses.calibration?.temperature);
   });
 });

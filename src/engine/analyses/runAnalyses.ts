@@ -46,6 +46,11 @@ export interface AnalysesInput {
    * `pretrained`): those models cost no pass here. Whatever is missing is evaluated and counted.
    */
   book?: EvaluationBook;
+  /**
+   * The soup's logits per dataset key, when the cook kept them from its evaluation of the soup:
+   * calibration and its temperature scaling then cost no pass of the soup.
+   */
+  soupLogits?: Record<string, Float32Array>;
   /** The cook's logit ensemble (its sums hold every ingredient's logits): calibrated at no pass. */
   ensemble?: LogitEnsemble;
   settings: AnalysesSettings;
@@ -108,8 +113,12 @@ export async function runAnalyses(input: AnalysesInput): Promise<Analyses> {
     const models: Record<string, ModelCalibration> = {};
     const add = (name: string, e: ModelEvaluation) => (models[name] = { datasets: e, shiftAvg: calibrationShiftAverage(e) });
     for (const ing of input.ingredients) add(ing.id, await ingredientEvaluation(ing.id, meter));
-    // The soup once more, keeping its logits for temperature scaling (one model's logits only).
-    const soupPass = await evaluateModel(evaluator, input.soup.weights, datasets, { signal, meter, keepLogits: true });
+    // Temperature scaling needs the soup's logits (one model's only): the cook's, or one more pass.
+    const given = input.soupLogits;
+    const soupPass =
+      given && keys.every((k) => given[k])
+        ? { logits: given, evaluation: Object.fromEntries(datasets.map((ds) => [ds.key, calibrationOf(exampleStatsOf(given[ds.key], given[ds.key].length / ds.n, ds.y), ds.y)])) }
+        : await evaluateModel(evaluator, input.soup.weights, datasets, { signal, meter, keepLogits: true });
     book.set(SOUP, soupPass.evaluation);
     add(SOUP, soupPass.evaluation);
     add(UNIFORM, await evaluationOf(UNIFORM, () => new StreamingMean().mean(input.ingredients.map((i) => i.model), { out: scratchSet(), signal }), meter));
