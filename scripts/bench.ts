@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { mlpGraph, parameterCount } from '../src/engine/formats/onnxBuild';
 import type { ScenarioResult } from './bench/scenarios';
 import { scenarios } from './bench/scenarios';
+import { generateTrackerZoo } from './bench/trackerZoo';
 import { generateZoo } from './bench/zoo';
 
 const REPO = path.resolve(__dirname, '..');
@@ -34,6 +35,10 @@ interface Sizes {
 /** ~25 M parameters (~100 MB per file) for the zoo; ~570 M (2.28 GB, over 2 GiB) for the big model. */
 const FULL: Sizes = { zoo: [1024, 4096, 4096, 1024, 10], zooHeldout: 256, ks: [4, 8, 16], naiveK: 8, big: [4096, ...Array(9).fill(8192), 10], bigK: 3, bigHeldout: 64 };
 /** A smoke run of the benchmark itself (minutes → seconds); its numbers mean little. */
+/** The tracker scan (issue 12): TensorBoard runs and scalars per event file; an event-loop block longer than this is not interactive. */
+const TRACKER_RUNS = 200;
+const TRACKER_SCALARS = 10_000;
+const INTERACTIVE_BLOCK_MS = 100;
 const QUICK: Sizes = { zoo: [256, 1024, 1024, 256, 10], zooHeldout: 256, ks: [4, 8, 16], naiveK: 8, big: [1024, 2048, 2048, 2048, 10], bigK: 3, bigHeldout: 64 };
 
 async function main(): Promise<void> {
@@ -65,6 +70,12 @@ async function main(): Promise<void> {
     results.example = await child('cook', { workspace: path.join(REPO, 'examples/fashion-soup'), method: 'greedy' });
     log('example: soup analyses (calibration, WiSE-FT, angles + 2-soups, learned soup)');
     results.exampleAnalyses = await child('analyses', { workspace: path.join(REPO, 'examples/fashion-soup') });
+
+    // 1b. A workspace of TensorBoard-logged runs, scanned.
+    log(`trackers: scan of ${TRACKER_RUNS} TensorBoard runs of ${TRACKER_SCALARS} scalars each`);
+    const trackers = await generateTrackerZoo(path.join(tmp, 'trackers'), TRACKER_RUNS, TRACKER_SCALARS);
+    results.trackers = { ...(await child('trackerScan', { workspace: trackers.dir, runIds: trackers.runIds, heldout: trackers.heldout })), eventBytes: trackers.eventBytes, scalarsPerRun: TRACKER_SCALARS };
+    await fsp.rm(trackers.dir, { recursive: true, force: true });
 
     // 2. A generated zoo of the larger model.
     const zooGraph = mlpGraph(sizes.zoo);
@@ -257,6 +268,13 @@ function checkTargets(res: Num): Target[] {
     name: 'Evaluation: threads = cores, explicit; no extra forward passes for best individual / ensemble',
     met: passesOk && threads.every((x) => x === cpus),
     detail: `intraOpNumThreads ${[...new Set(threads)].join('/')} of ${cpus} cores; CPU busy during forward passes ${Math.min(...cores).toFixed(2)}-${Math.max(...cores).toFixed(2)} cores; passes ${passesOk ? 'as expected (K per dataset + greedy candidates + soup + uniform baseline)' : passDetail.join('; ')}`,
+  });
+
+  const tr = res.trackers as Num;
+  targets.push({
+    name: `Tracker scan of ${TRACKER_RUNS} TensorBoard runs x ${TRACKER_SCALARS} scalars: right values, event loop never blocked > ${INTERACTIVE_BLOCK_MS} ms`,
+    met: tr?.wrong === 0 && num(tr?.runs) === TRACKER_RUNS && num(tr?.maxEventLoopBlockMs) <= INTERACTIVE_BLOCK_MS,
+    detail: `${(num(tr?.scanMs) / 1000).toFixed(2)} s (${num(tr?.msPerRun).toFixed(1)} ms per run, ${(num(tr?.eventBytes) / MB).toFixed(0)} MB of event files); longest event-loop block ${num(tr?.maxEventLoopBlockMs).toFixed(0)} ms (p99 ${num(tr?.p99EventLoopBlockMs).toFixed(0)} ms); wrong values: ${tr?.wrong}`,
   });
 
   const act = res.activation as Num;

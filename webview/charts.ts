@@ -15,13 +15,12 @@ import {
   type LegendItem,
   type PointStyle,
 } from 'chart.js';
-import type { SoupReport } from '../src/shared/webviewProtocol';
+import type { SoupMethodView, SoupReport } from '../src/shared/webviewProtocol';
+import { formatPercent } from '../src/shared/format';
 import { withAlpha, type Palette } from './theme';
 
 // Only what the three charts use, so the bundle stays small.
 Chart.register(ScatterController, LineController, BarController, PointElement, LineElement, BarElement, LinearScale, CategoryScale, Legend, Tooltip);
-
-const pct = (v: number): string => `${(v * 100).toFixed(1)} %`;
 
 /** The charts of one report; `destroy` before redrawing (theme change). */
 export interface DrawnCharts {
@@ -30,7 +29,7 @@ export interface DrawnCharts {
 }
 
 /** Draws the three charts into their canvases. Charts without data show a note instead. */
-export function drawCharts(report: SoupReport, methodLabel: string, canvases: { scatter: HTMLCanvasElement; trajectory: HTMLCanvasElement; shifts: HTMLCanvasElement }, palette: Palette): DrawnCharts {
+export function drawCharts(report: SoupReport, method: SoupMethodView, canvases: { scatter: HTMLCanvasElement; trajectory: HTMLCanvasElement; shifts: HTMLCanvasElement }, palette: Palette): DrawnCharts {
   Chart.defaults.color = palette.foreground;
   Chart.defaults.borderColor = palette.grid;
   Chart.defaults.font.family = palette.font;
@@ -41,9 +40,10 @@ export function drawCharts(report: SoupReport, methodLabel: string, canvases: { 
     else showNote(canvas, empty);
   };
   const stars = { plot: starMarker(palette.soup, palette.background, 26), legend: starMarker(palette.soup, palette.background, 16) };
-  add(canvases.scatter, scatterConfig(report, methodLabel, palette, stars), 'No shift datasets are configured, so there is no shift average to plot.');
-  add(canvases.trajectory, trajectoryConfig(report, palette), `${methodLabel} has no greedy trajectory: it averages every ingredient in one step.`);
-  add(canvases.shifts, shiftBarsConfig(report, methodLabel, palette), 'No shift datasets are configured.');
+  const trajectoryNote = method.produces.steps ? `${method.label} recorded no steps.` : `${method.label} has no greedy trajectory: it averages every ingredient in one step.`;
+  add(canvases.scatter, scatterConfig(report, method, palette, stars), 'No shift datasets are configured, so there is no shift average to plot.');
+  add(canvases.trajectory, trajectoryConfig(report, palette), trajectoryNote);
+  add(canvases.shifts, shiftBarsConfig(report, method, palette), 'No shift datasets are configured.');
   // The star is an image: draw again once it has decoded (a data: URL, so almost at once).
   void Promise.all([stars.plot.decode(), stars.legend.decode()])
     .then(() => {
@@ -109,7 +109,7 @@ interface LabelledPoint {
  * The paper's signature figure: in-distribution accuracy (test, else held-out) against the
  * shift average; ingredients as dots, soups and the ensemble as distinct markers.
  */
-function scatterConfig(report: SoupReport, methodLabel: string, p: Palette, stars: { plot: HTMLImageElement; legend: HTMLImageElement }): ChartConfiguration<'scatter', LabelledPoint[]> | undefined {
+function scatterConfig(report: SoupReport, method: SoupMethodView, p: Palette, stars: { plot: HTMLImageElement; legend: HTMLImageElement }): ChartConfiguration<'scatter', LabelledPoint[]> | undefined {
   if (report.shiftNames.length === 0) return undefined;
   const useTest = report.soup.metrics.test !== undefined;
   const x = (m: { test?: number; heldout?: number }): number | undefined => (useTest ? m.test : m.heldout);
@@ -135,9 +135,9 @@ function scatterConfig(report: SoupReport, methodLabel: string, p: Palette, star
   const outlined = (d: ChartDataset<'scatter', LabelledPoint[]>): ChartDataset<'scatter', LabelledPoint[]> => ({ ...d, borderColor: p.background, borderWidth: 1.5 });
   const soupIndex = 0;
   const datasets = [
-    { ...marker(methodLabel, point(methodLabel, report.soup.metrics), p.soup, stars.plot, 13), pointHoverRadius: 13 },
+    { ...marker(method.label, point(method.label, report.soup.metrics), p.soup, stars.plot, 13), pointHoverRadius: 13 },
     outlined(marker(`Logit ensemble (${b.ensemble.members.length}× cost)`, point('Logit ensemble', b.ensemble.metrics), p.ensemble, 'rectRot', 9)),
-    ...(report.method !== 'uniform' ? [outlined(marker('Uniform soup', point('Uniform soup', b.uniform.metrics), p.uniform, 'triangle', 9))] : []),
+    ...(!method.produces.uniformSoup ? [outlined(marker('Uniform soup', point('Uniform soup', b.uniform.metrics), p.uniform, 'triangle', 9))] : []),
     // A ring around the best ingredient's dot, in the colour it has in the shift bars.
     ...(bestId ? [{ ...marker(`Best individual (${bestId})`, point(bestId, b.bestIndividual.metrics), p.best, 'circle', 9, 'transparent'), borderWidth: 2.5 }] : []),
     // Translucent dots, so that ingredients on top of each other stay countable.
@@ -151,8 +151,8 @@ function scatterConfig(report: SoupReport, methodLabel: string, p: Palette, star
       maintainAspectRatio: false,
       animation: false,
       scales: {
-        x: { title: { display: true, text: `${useTest ? 'Test' : 'Held-out'} accuracy (in-distribution)` }, ticks: { callback: (v) => pct(Number(v)) }, grid: { color: p.grid } },
-        y: { title: { display: true, text: 'Average accuracy over distribution shifts' }, ticks: { callback: (v) => pct(Number(v)) }, grid: { color: p.grid } },
+        x: { title: { display: true, text: `${useTest ? 'Test' : 'Held-out'} accuracy (in-distribution)` }, ticks: { callback: (v) => formatPercent(Number(v)) }, grid: { color: p.grid } },
+        y: { title: { display: true, text: 'Average accuracy over distribution shifts' }, ticks: { callback: (v) => formatPercent(Number(v)) }, grid: { color: p.grid } },
       },
       plugins: {
         legend: {
@@ -174,7 +174,7 @@ function scatterConfig(report: SoupReport, methodLabel: string, p: Palette, star
               }),
           },
         },
-        tooltip: { callbacks: { label: (ctx) => `${(ctx.raw as LabelledPoint).label}: ${pct(ctx.parsed.x ?? 0)} / ${pct(ctx.parsed.y ?? 0)}` } },
+        tooltip: { callbacks: { label: (ctx) => `${(ctx.raw as LabelledPoint).label}: ${formatPercent(ctx.parsed.x ?? 0)} / ${formatPercent(ctx.parsed.y ?? 0)}` } },
       },
     },
   };
@@ -234,7 +234,7 @@ function trajectoryConfig(report: SoupReport, p: Palette): ChartConfiguration<'l
       interaction: { mode: 'nearest', intersect: false, axis: 'x' },
       scales: {
         x: { title: { display: true, text: 'Greedy step (candidates in held-out order)' }, grid: { color: p.grid } },
-        y: { min: floor, max: ceiling, title: { display: true, text: 'Held-out accuracy' }, ticks: { callback: (v) => pct(Number(v)) }, grid: { color: p.grid } },
+        y: { min: floor, max: ceiling, title: { display: true, text: 'Held-out accuracy' }, ticks: { callback: (v) => formatPercent(Number(v)) }, grid: { color: p.grid } },
       },
       plugins: {
         legend: { labels: { usePointStyle: true, color: p.foreground, boxWidth: 10, boxHeight: 10, sort: (a, b) => (a.datasetIndex ?? 0) - (b.datasetIndex ?? 0) } },
@@ -245,8 +245,8 @@ function trajectoryConfig(report: SoupReport, p: Palette): ChartConfiguration<'l
               const i = items[0]?.dataIndex ?? 0;
               return steps[i] ? `Step ${i + 1}: ${steps[i].candidate}` : '';
             },
-            label: (ctx) => `${steps[ctx.dataIndex]?.added ? 'kept' : 'rejected'}: soup would reach ${pct(steps[ctx.dataIndex]?.heldout ?? Number(ctx.raw))}`,
-            footer: (items) => `soup so far: ${pct(soupLine[items[0]?.dataIndex ?? 0])}`,
+            label: (ctx) => `${steps[ctx.dataIndex]?.added ? 'kept' : 'rejected'}: soup would reach ${formatPercent(steps[ctx.dataIndex]?.heldout ?? Number(ctx.raw))}`,
+            footer: (items) => `soup so far: ${formatPercent(soupLine[items[0]?.dataIndex ?? 0])}`,
           },
         },
       },
@@ -255,7 +255,7 @@ function trajectoryConfig(report: SoupReport, p: Palette): ChartConfiguration<'l
 }
 
 /** Accuracy on each shift for the best individual, the uniform soup, the soup and the ensemble. */
-function shiftBarsConfig(report: SoupReport, methodLabel: string, p: Palette): ChartConfiguration<'bar', (number | null)[]> | undefined {
+function shiftBarsConfig(report: SoupReport, method: SoupMethodView, p: Palette): ChartConfiguration<'bar', (number | null)[]> | undefined {
   if (report.shiftNames.length === 0) return undefined;
   const b = report.baselines;
   const series = (label: string, shifts: Record<string, number>, color: string): ChartDataset<'bar', (number | null)[]> => ({
@@ -268,7 +268,7 @@ function shiftBarsConfig(report: SoupReport, methodLabel: string, p: Palette): C
   const datasets = [
     series('Best individual', b.bestIndividual.metrics.shifts, p.best),
     series('Uniform soup', b.uniform.metrics.shifts, p.uniform),
-    ...(report.method !== 'uniform' ? [series(methodLabel, report.soup.metrics.shifts, p.soup)] : []),
+    ...(!method.produces.uniformSoup ? [series(method.label, report.soup.metrics.shifts, p.soup)] : []),
     series('Logit ensemble', b.ensemble.metrics.shifts, p.ensemble),
   ];
   return {
@@ -280,11 +280,11 @@ function shiftBarsConfig(report: SoupReport, methodLabel: string, p: Palette): C
       animation: false,
       scales: {
         x: { grid: { color: p.grid } },
-        y: { beginAtZero: true, suggestedMax: 1, title: { display: true, text: 'Accuracy' }, ticks: { callback: (v) => pct(Number(v)) }, grid: { color: p.grid } },
+        y: { beginAtZero: true, suggestedMax: 1, title: { display: true, text: 'Accuracy' }, ticks: { callback: (v) => formatPercent(Number(v)) }, grid: { color: p.grid } },
       },
       plugins: {
         legend: { labels: { color: p.foreground } },
-        tooltip: { callbacks: { label: (ctx) => `${ctx.dataset.label}: ${ctx.raw === null ? '—' : pct(Number(ctx.raw))}` } },
+        tooltip: { callbacks: { label: (ctx) => `${ctx.dataset.label}: ${ctx.raw === null ? '—' : formatPercent(Number(ctx.raw))}` } },
       },
     },
   };

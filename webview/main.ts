@@ -1,7 +1,8 @@
 import { provideVSCodeDesignSystem, vsCodeButton, vsCodeDataGrid, vsCodeDataGridCell, vsCodeDataGridRow, vsCodeDivider } from '@vscode/webview-ui-toolkit';
 import type { SoupReport } from '../src/shared/webviewProtocol';
 import { assertNever } from '../src/shared/assertNever';
-import { parseHostToWebview, parsePanelState, type InitMessage } from '../src/shared/webviewProtocol';
+import { formatGain, formatPercent } from '../src/shared/format';
+import { parseHostToWebview, parsePanelState, REPORT_FILE, SOUP_MODEL_FILE, type InitMessage } from '../src/shared/webviewProtocol';
 import { drawCharts, type DrawnCharts } from './charts';
 import { modelRows } from './rows';
 import { buildTable } from './table';
@@ -44,9 +45,9 @@ new MutationObserver(() => {
 
 function render(msg: InitMessage): void {
   const r = msg.report;
-  const rows = modelRows(r, msg.methodLabel);
+  const rows = modelRows(r, msg.method);
   app.replaceChildren(
-    header(r, msg.methodLabel),
+    header(r, msg.method.label),
     actions(),
     el('vscode-divider'),
     section('Comparison', 'Accuracy on every dataset; ★ marks the best value in each column. A soup costs one model at inference, the ensemble costs K.', buildTable(r, rows)),
@@ -65,7 +66,7 @@ function drawInto(msg: InitMessage): number {
   const trajectory = canvas('chart-trajectory');
   const shifts = canvas('chart-shifts');
   if (!scatter || !trajectory || !shifts) return 0;
-  charts = drawCharts(msg.report, msg.methodLabel, { scatter, trajectory, shifts }, readPalette());
+  charts = drawCharts(msg.report, msg.method, { scatter, trajectory, shifts }, readPalette());
   return charts.count;
 }
 
@@ -77,8 +78,8 @@ function header(r: SoupReport, methodLabel: string): HTMLElement {
   const facts = el('p', '', 'summary');
   facts.append(
     fact(`${r.soup.members.length} of ${r.ingredients.length} ingredients`),
-    fact(`held-out ${pct(soup.heldout)} (${gain(soup.heldout, best.heldout)} vs best individual)`),
-    fact(`shift avg ${pct(soup.shiftAvg)} (${gain(soup.shiftAvg, best.shiftAvg)})`),
+    fact(`held-out ${formatPercent(soup.heldout)} (${formatGain(soup.heldout, best.heldout)} vs best individual)`),
+    fact(`shift avg ${formatPercent(soup.shiftAvg)} (${formatGain(soup.shiftAvg, best.shiftAvg)})`),
     fact(`cooked ${new Date(r.createdAt).toLocaleString()}`),
   );
   h.appendChild(facts);
@@ -96,7 +97,7 @@ function actions(): HTMLElement {
     b.addEventListener('click', () => vscodeApi.postMessage({ type }));
     return b;
   };
-  bar.append(button('Reveal soup.onnx', 'revealModel', 'primary'), button('Open report.json', 'openReport', 'secondary'), button('Copy member list', 'copyMembers', 'secondary'));
+  bar.append(button(`Reveal ${SOUP_MODEL_FILE}`, 'revealModel', 'primary'), button(`Open ${REPORT_FILE}`, 'openReport', 'secondary'), button('Copy member list', 'copyMembers', 'secondary'));
   return bar;
 }
 
@@ -140,16 +141,6 @@ function el(tag: string, text = '', className = ''): HTMLElement {
   if (text) e.textContent = text;
   if (className) e.className = className;
   return e;
-}
-
-function pct(v: number | undefined): string {
-  return v === undefined ? '—' : `${(v * 100).toFixed(1)} %`;
-}
-
-function gain(v: number | undefined, ref: number | undefined): string {
-  if (v === undefined || ref === undefined) return '—';
-  const pp = (v - ref) * 100;
-  return `${pp >= 0 ? '+' : '−'}${Math.abs(pp).toFixed(1)} pp`;
 }
 
 // After a reload the page starts empty; the host answers `ready` with the report again.

@@ -1,4 +1,5 @@
-import type { Metrics, SoupReport } from '../src/shared/webviewProtocol';
+import { formatPercent } from '../src/shared/format';
+import type { Metrics, SoupMethodView, SoupReport } from '../src/shared/webviewProtocol';
 
 /** What a row of the comparison stands for. */
 export type RowKind = 'soup' | 'uniform' | 'ensemble' | 'best' | 'ingredient';
@@ -18,12 +19,12 @@ export interface ModelRow {
 }
 
 /** The soup, the baselines and every ingredient, in that order. */
-export function modelRows(report: SoupReport, methodLabel: string): ModelRow[] {
+export function modelRows(report: SoupReport, method: SoupMethodView): ModelRow[] {
   const b = report.baselines;
   const members = new Set(report.soup.members);
-  const rows: ModelRow[] = [{ label: methodLabel, kind: 'soup', kindText: `soup of ${report.soup.members.length}`, metrics: report.soup.metrics, cost: 1 }];
+  const rows: ModelRow[] = [{ label: method.label, kind: 'soup', kindText: `soup of ${report.soup.members.length}`, metrics: report.soup.metrics, cost: 1 }];
   // A uniform soup is its own uniform baseline; showing it twice would only add noise.
-  if (report.method !== 'uniform') rows.push({ label: 'Uniform soup', kind: 'uniform', kindText: `soup of ${b.uniform.members.length}`, metrics: b.uniform.metrics, cost: 1 });
+  if (!method.produces.uniformSoup) rows.push({ label: 'Uniform soup', kind: 'uniform', kindText: `soup of ${b.uniform.members.length}`, metrics: b.uniform.metrics, cost: 1 });
   rows.push({ label: 'Logit ensemble', kind: 'ensemble', kindText: `ensemble of ${b.ensemble.members.length}`, metrics: b.ensemble.metrics, cost: Math.max(1, b.ensemble.members.length) });
   rows.push({ label: `Best individual (${b.bestIndividual.members[0] ?? '?'})`, kind: 'best', kindText: 'best ingredient', metrics: b.bestIndividual.metrics, cost: 1 });
   const ingredients = [...report.ingredients].sort((x, y) => (y.metrics?.heldout ?? y.heldout ?? -1) - (x.metrics?.heldout ?? x.heldout ?? -1) || x.id.localeCompare(y.id));
@@ -52,13 +53,12 @@ export interface Column {
 }
 
 export function metricColumns(report: SoupReport): Column[] {
-  const pct = (v: number): string => `${(v * 100).toFixed(1)} %`;
   const cols: Column[] = [
-    { key: 'heldout', title: 'Held-out', value: (r) => r.metrics?.heldout, better: 'higher', format: pct },
-    { key: 'test', title: 'Test', value: (r) => r.metrics?.test, better: 'higher', format: pct },
+    { key: 'heldout', title: 'Held-out', value: (r) => r.metrics?.heldout, better: 'higher', format: (v) => formatPercent(v) },
+    { key: 'test', title: 'Test', value: (r) => r.metrics?.test, better: 'higher', format: (v) => formatPercent(v) },
   ];
-  for (const s of report.shiftNames) cols.push({ key: `shift:${s}`, title: s.replace(/_/g, ' '), value: (r) => r.metrics?.shifts[s], better: 'higher', format: pct });
-  cols.push({ key: 'shiftAvg', title: 'Shift avg', value: (r) => r.metrics?.shiftAvg, better: 'higher', format: pct });
+  for (const s of report.shiftNames) cols.push({ key: `shift:${s}`, title: s.replace(/_/g, ' '), value: (r) => r.metrics?.shifts[s], better: 'higher', format: (v) => formatPercent(v) });
+  cols.push({ key: 'shiftAvg', title: 'Shift avg', value: (r) => r.metrics?.shiftAvg, better: 'higher', format: (v) => formatPercent(v) });
   cols.push({ key: 'cost', title: 'Inference cost', value: (r) => r.cost, better: 'lower', format: (v) => `${v}×` });
   return cols;
 }

@@ -39,7 +39,7 @@ export function readPalette(): Palette {
 }
 
 /** The colour without its alpha channel (`#rrggbbaa`, `#rgba`, `rgba(…)`); other forms unchanged. */
-export function opaque(color: string): string {
+function opaque(color: string): string {
   const c = color.trim();
   let m = /^#([0-9a-f]{6})[0-9a-f]{2}$/i.exec(c);
   if (m) return `#${m[1]}`;

@@ -11,7 +11,7 @@ import { encodeOnnxModel, mlpGraph } from '../../src/engine/formats/onnxBuild';
 import type { OnnxModelInfo } from '../../src/engine/formats/onnxModel';
 import { readOnnxModel } from '../../src/engine/formats/onnxModel';
 import type { SoupIngredient } from '../../src/engine/soups/method';
-import { greedySoup } from '../../src/engine/soups/greedy';
+import { cookGreedy } from '../../src/engine/soups/greedy';
 import type { WeightSet } from '../../src/engine/soups/weights';
 import { createKernel } from '../../src/engine/soups/simdKernel';
 import { prewarmMeanWorker, StreamingMean } from '../../src/engine/soups/streamingMean';
@@ -19,6 +19,7 @@ import { CHUNK_ELEMS, WeightReader, WeightSum } from '../../src/engine/soups/wei
 import { analyses } from './analysesScenario';
 import type { Probe } from './instrument';
 import { installProbe, modelBytes } from './instrument';
+import { trackerScan } from './trackerScan';
 import { runId } from './zoo';
 
 /** What every scenario reports besides its own numbers. */
@@ -38,6 +39,7 @@ export const scenarios: Record<string, (args: Args) => Promise<Record<string, un
   naive,
   averaging,
   analyses,
+  trackerScan,
 };
 
 /**
@@ -237,12 +239,11 @@ async function naive(args: Args): Promise<Record<string, unknown>> {
   let t = performance.now();
   const before = { ...probe, passesPerDataset: { ...probe.passesPerDataset } };
   const evaluator = await Evaluator.create(template, { batchSize: config.batchSize, threads });
-  const engine = await greedySoup.cook({
+  const engine = await cookGreedy({
     ingredients,
-    heldoutN: ds.n,
-    comparison: config.greedy.comparison,
+    options: { comparison: config.greedy.comparison },
+    heldout: { n: ds.n, correct: new Map(), score: async (w) => (await evaluator.run(w, ds)).correct },
     newSum: () => new WeightSum(template),
-    scoreHeldout: async (w) => (await evaluator.run(w, ds)).correct,
     progress: () => undefined,
   });
   await evaluator.release();

@@ -1,5 +1,5 @@
 import type { SoupConfig } from '../engine/config';
-import { parseConfig, readRawConfig } from '../engine/config';
+import { overrideAt, readRawConfig, resolveConfig, type ConfigOverride } from '../engine/config';
 import { SoupError } from '../engine/errors';
 import type { ParsedArgs } from './args';
 import { flagValue, UsageError } from './args';
@@ -36,81 +36,56 @@ export const CONFIG_FLAGS_USAGE = `Config overrides (each replaces the modelsoup
   --threads N              threads                        --device cpu|cuda  device`;
 
 /**
- * The workspace config with the command-line overrides applied. The flags are merged into the
- * file's JSON before validation, so a bad flag value gets the same message as a bad key; that
- * message is a usage error when the value came from a flag.
+ * The workspace config with the command-line overrides applied: each flag replaces its key and
+ * the result is validated once, so a bad flag value gets the same message as a bad key; that
+ * message is a usage error when the key came from a flag.
  */
 export function configFromArgs(workspace: string, args: ParsedArgs): SoupConfig {
   const { raw, source } = readRawConfig(workspace, flagValue(args, 'config'));
-  // A file that is not a JSON object gets parseConfig's own error.
-  if (raw !== undefined && (typeof raw !== 'object' || raw === null || Array.isArray(raw))) return parseConfig(raw, source);
-  const merged: Record<string, unknown> = { ...(raw as Record<string, unknown> | undefined) };
-  const overridden: string[] = [];
-  const set = (flag: string, apply: (value: string) => void) => {
-    const v = flagValue(args, flag);
-    if (v === undefined) return;
-    apply(v);
-    overridden.push(flag);
-  };
-  const obj = (key: string): Record<string, unknown> => {
-    const cur = merged[key];
-    const copy = typeof cur === 'object' && cur !== null && !Array.isArray(cur) ? { ...(cur as Record<string, unknown>) } : {};
-    merged[key] = copy;
-    return copy;
-  };
+  const overrides: ConfigOverride[] = [];
   const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
   const num = (flag: string, v: string) => {
     const n = Number(v);
     if (v.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${flag} must be a number, got "${v}"`);
     return n;
   };
-  set('heldout', (v) => (obj('datasets').heldout = v));
-  set('test', (v) => (obj('datasets').test = v));
-  set('shift', (v) => {
-    const shifts: Record<string, string> = {};
+  const shifts = (v: string) => {
+    const out: Record<string, string> = {};
     for (const pair of list(v)) {
       const eq = pair.indexOf('=');
       if (eq <= 0 || eq === pair.length - 1) throw new UsageError(`--shift takes NAME=FILE pairs, got "${pair}"`);
-      shifts[pair.slice(0, eq)] = pair.slice(eq + 1);
+      out[pair.slice(0, eq)] = pair.slice(eq + 1);
     }
-    obj('datasets').shifts = shifts;
-  });
-  set('pretrained', (v) => (merged.pretrained = v));
-  set('include', (v) => (merged.include = list(v)));
-  set('exclude', (v) => (merged.exclude = list(v)));
-  set('input-name', (v) => (obj('model').input = v));
-  set('output-name', (v) => (obj('model').output = v));
-  set('scale', (v) => (merged.scale = num('scale', v)));
-  set('comparison', (v) => (merged.greedy = { ...obj('greedy'), comparison: v }));
-  set('out', (v) => (merged.output = v));
-  set('metric', (v) => (merged.metric = v));
-  set('batch-size', (v) => (merged.batchSize = num('batch-size', v)));
-  set('threads', (v) => (merged.threads = num('threads', v)));
-  set('device', (v) => (merged.device = v));
+    return out;
+  };
+  // Flag -> the key it replaces and how its text becomes the key's value.
+  const flags: [flag: (typeof CONFIG_FLAGS)[number], key: string, value: (v: string) => unknown][] = [
+    ['heldout', 'datasets.heldout', (v) => v],
+    ['test', 'datasets.test', (v) => v],
+    ['shift', 'datasets.shifts', shifts],
+    ['pretrained', 'pretrained', (v) => v],
+    ['include', 'include', list],
+    ['exclude', 'exclude', list],
+    ['input-name', 'model.input', (v) => v],
+    ['output-name', 'model.output', (v) => v],
+    ['scale', 'scale', (v) => num('scale', v)],
+    ['comparison', 'greedy.comparison', (v) => v],
+    ['out', 'output', (v) => v],
+    ['metric', 'metric', (v) => v],
+    ['batch-size', 'batchSize', (v) => num('batch-size', v)],
+    ['threads', 'threads', (v) => num('threads', v)],
+    ['device', 'device', (v) => v],
+  ];
+  for (const [flag, key, value] of flags) {
+    const v = flagValue(args, flag);
+    if (v !== undefined) overrides.push({ key, value: value(v), origin: `--${flag}` });
+  }
   try {
-    return parseConfig(merged, overridden.length > 0 ? `${source} (with ${overridden.map((f) => `--${f}`).join(', ')})` : source);
+    return resolveConfig(raw, source, overrides);
   } catch (err) {
     // A value that came from a flag is bad usage, not a broken file.
-    if (err instanceof SoupError && overridden.some((f) => err.problem.includes(FLAG_KEYS[f]))) throw new UsageError(`${err.problem} (from --${overridden.find((f) => err.problem.includes(FLAG_KEYS[f]))})`);
+    const flag = overrideAt(err, overrides);
+    if (flag && err instanceof SoupError) throw new UsageError(`${err.problem} (from ${flag.origin})`);
     throw err;
   }
 }
-
-/** The config key each flag sets, as config errors name it. */
-const FLAG_KEYS: Record<string, string> = {
-  heldout: '"datasets.heldout"',
-  test: '"datasets.test"',
-  shift: '"datasets.shifts',
-  pretrained: '"pretrained"',
-  include: '"include"',
-  exclude: '"exclude"',
-  'input-name': '"model.input"',
-  'output-name': '"model.output"',
-  scale: '"scale"',
-  comparison: '"greedy.comparison"',
-  out: '"output"',
-  metric: '"metric"',
-  'batch-size': '"batchSize"',
-  threads: '"threads"',
-  device: '"device"',
-};

@@ -3,24 +3,31 @@ import type { CookProgress } from '../engine/cookPlan';
 import { cookSoup } from '../engine/cookSoup';
 import { scanWorkspace } from '../engine/discovery/scanWorkspace';
 import { isCancelled, SoupError } from '../engine/errors';
-import { formatPercent } from '../engine/format';
+import { printable } from '../engine/safeText';
+import { formatPercent } from '../shared/format';
 import type { Metrics, SoupReport } from '../engine/report';
-import { soupMethods } from '../engine/soups/registry';
+import { REPORT_FILE, SOUP_MODEL_FILE } from '../engine/report';
+import { DEFAULT_OUTPUT } from '../engine/config';
+import { soupMethodIds } from '../engine/soups/catalogue';
 import type { ParsedArgs } from './args';
 import { flagValue, parseArgs, UsageError } from './args';
 import { CONFIG_FLAGS, CONFIG_FLAGS_USAGE, configFromArgs } from './configFlags';
+import { applyLimitFlags, LIMIT_FLAGS, LIMIT_FLAGS_USAGE } from './limitFlags';
+import { removeStaleTemps } from '../engine/soupOutput';
 import { renderTable } from './table';
 
 const USAGE = `Usage:
   model-soup scan [DIR] [config overrides] [--json]
-  model-soup cook [DIR] [--method ${soupMethods.map((m) => m.id).join('|')}] [--name NAME] [--ingredients ID,ID,...]
+  model-soup cook [DIR] [--method ${soupMethodIds().join('|')}] [--name NAME] [--ingredients ID,ID,...]
                   [config overrides] [--json]
 
 DIR is the workspace holding the runs and modelsoups.json (default: the current folder).
   scan   lists the runs found, best held-out accuracy first
-  cook   cooks a soup into <out>/<name>/{soup.onnx,report.json} (default out: .soups)
+  cook   cooks a soup into <out>/<name>/{${SOUP_MODEL_FILE},${REPORT_FILE}} (default out: ${DEFAULT_OUTPUT})
 
 ${CONFIG_FLAGS_USAGE}
+
+${LIMIT_FLAGS_USAGE}
 
 Exit codes: 0 success, 1 error, 2 bad usage.`;
 
@@ -32,8 +39,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(USAGE + '\n');
       return command ? 0 : 2;
     }
-    if (command === 'scan') return await scanCommand(parseArgs(rest, CONFIG_FLAGS, ['json']));
-    if (command === 'cook') return await cookCommand(parseArgs(rest, [...CONFIG_FLAGS, 'method', 'name', 'ingredients'], ['json']));
+    if (command === 'scan') return await scanCommand(parseArgs(rest, [...CONFIG_FLAGS, ...LIMIT_FLAGS], ['json']));
+    if (command === 'cook') return await cookCommand(parseArgs(rest, [...CONFIG_FLAGS, ...LIMIT_FLAGS, 'method', 'name', 'ingredients'], ['json']));
     throw new UsageError(`unknown command "${command}"`);
   } catch (err) {
     if (err instanceof UsageError) {
@@ -44,7 +51,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write('\nmodel-soup: cancelled; nothing was written\n');
       return 130;
     }
-    const msg = err instanceof SoupError ? err.message : `unexpected error: ${(err as Error).stack ?? String(err)}`;
+    // Messages name files, and file names may hold control characters: one escaped line.
+    const msg = err instanceof SoupError ? printable(err.message) : `unexpected error: ${(err as Error).stack ?? String(err)}`;
     process.stderr.write(`\nmodel-soup: error: ${msg}\n`);
     return 1;
   }
@@ -57,8 +65,11 @@ function workspaceOf(args: ParsedArgs): string {
 
 async function scanCommand(args: ParsedArgs): Promise<number> {
   const workspace = workspaceOf(args);
-  const config = configFromArgs(workspace, args);
+  const config = applyLimitFlags(configFromArgs(workspace, args), args);
   const scan = await scanWorkspace(workspace, config);
+  // Temp folders of cooks killed mid-write (only ours, proven by their marker) go here too.
+  const swept = await removeStaleTemps(path.resolve(workspace, config.output));
+  if (swept.length > 0) process.stderr.write(`model-soup: removed ${swept.length} temp folder${swept.length === 1 ? '' : 's'} left by a killed cook: ${swept.map(printable).join(', ')}\n`);
   if (args.flags.has('json')) {
     process.stdout.write(JSON.stringify(scan, null, 2) + '\n');
     return 0;
@@ -73,17 +84,19 @@ async function scanCommand(args: ParsedArgs): Promise<number> {
   ]);
   process.stdout.write(renderTable(['#', 'run', 'layout', 'held-out', 'status', 'source / reason'], rows) + '\n');
   const warnings = scan.runs.flatMap((r) => r.warnings ?? []);
-  if (warnings.length > 0) process.stdout.write(`\nWarnings:\n${warnings.map((w) => `  ${w}`).join('\n')}\n`);
+  if (warnings.length > 0) process.stdout.write(`\nWarnings:\n${warnings.map((w) => `  ${printable(w)}`).join('\n')}\n`);
+  const skipped = scan.skipped ?? [];
+  if (skipped.length > 0) process.stdout.write(`\nNot scanned (${skipped.length}):\n${skipped.map((s) => `  ${printable(s.path)}: ${printable(s.reason)}`).join('\n')}\n`);
   if (scan.groups.length > 1) process.stdout.write(`\n${scan.groups.length} architectures: ${scan.groups.map((g) => `${g.label} (${g.runIds.length} runs)`).join('; ')}\n`);
-  if (scan.pretrained) process.stdout.write(`\npretrained (not an ingredient): ${scan.pretrained.id}${scan.pretrained.reason ? ` — ${scan.pretrained.reason}` : ''}\n`);
+  if (scan.pretrained) process.stdout.write(printable(`\npretrained (not an ingredient): ${scan.pretrained.id}${scan.pretrained.reason ? ` — ${scan.pretrained.reason}` : ''}`) + '\n');
   return 0;
 }
 
 async function cookCommand(args: ParsedArgs): Promise<number> {
   const workspace = workspaceOf(args);
-  const config = configFromArgs(workspace, args);
+  const config = applyLimitFlags(configFromArgs(workspace, args), args);
   const method = flagValue(args, 'method') ?? 'greedy';
-  if (!soupMethods.some((m) => m.id === method)) throw new UsageError(`unknown method "${method}" (known: ${soupMethods.map((m) => m.id).join(', ')})`);
+  if (!soupMethodIds().includes(method)) throw new UsageError(`unknown method "${method}" (known: ${soupMethodIds().join(', ')})`);
   const ingredients = flagValue(args, 'ingredients')?.split(',').map((s) => s.trim()).filter(Boolean);
 
   const controller = new AbortController();
@@ -113,13 +126,14 @@ class ProgressLine {
   private open = false;
 
   update(p: CookProgress): void {
+    const message = printable(p.message);
     if (!this.tty) {
-      process.stderr.write(`[${p.phase}] ${p.message}\n`);
+      process.stderr.write(`[${p.phase}] ${message}\n`);
       return;
     }
     const width = 24;
     const filled = p.total > 0 ? Math.round((p.done / p.total) * width) : 0;
-    const line = `${p.phase.padEnd(8)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.message}`;
+    const line = `${p.phase.padEnd(8)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${message}`;
     const cols = process.stderr.columns ?? 100;
     process.stderr.write(`\r${line.slice(0, cols - 1).padEnd(cols - 1)}`);
     this.open = true;
@@ -162,8 +176,9 @@ export function renderReport(report: SoupReport, dir: string): string {
     );
   }
   const skipped = report.ingredients.filter((i) => i.status !== 'ok');
-  if (skipped.length > 0) out.push('', 'Not used:', ...skipped.map((i) => `  ${i.id}: ${i.status} — ${i.reason ?? ''}`));
-  out.push('', `Soup members (${report.soup.members.length}): ${report.soup.members.join(', ')}`, `Wrote ${dir}/soup.onnx and ${dir}/report.json`);
+  if (skipped.length > 0) out.push('', 'Not used:', ...skipped.map((i) => `  ${printable(i.id)}: ${i.status} — ${printable(i.reason ?? '')}`));
+  out.push('', `Soup members (${report.soup.members.length}): ${report.soup.members.map(printable).join(', ')}`, printable(`Wrote ${dir}/${SOUP_MODEL_FILE} and ${dir}/${REPORT_FILE}`));
+  if (report.warnings?.length) out.push('', 'Warnings:', ...report.warnings.map((w) => `  ${printable(w)}`));
   return out.join('\n');
 }
 

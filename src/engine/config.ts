@@ -1,6 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { SoupError } from './errors';
+import { readSmallTextFileSync } from './formats/readInput';
+import { echoValue, jsonSyntaxProblem, MAX_JSON_DEPTH, nestedDeeperThan } from './untrustedJson';
+import { isRecord } from '../shared/validation';
 
 /** The file name the engine looks for at the workspace root. */
 export const CONFIG_FILE = 'modelsoups.json';
@@ -61,13 +64,21 @@ export interface SoupConfig {
   threads?: number;
   /** onnxruntime execution provider; `cuda` falls back to `cpu` with a warning when unavailable. */
   device: ExecutionDevice;
+  /**
+   * Absolute folders outside the workspace that discovery may follow symlinks into. Set by the
+   * user (CLI flag, VS Code setting), never by `modelsoups.json`: a workspace cannot widen its
+   * own confinement.
+   */
+  allowedRoots?: string[];
+  /** Memory budget of one dataset while it loads, in MiB (default 2048); user-set like `allowedRoots`. */
+  maxDatasetMB?: number;
 }
 
 /** Where inference runs. */
 export type ExecutionDevice = 'cpu' | 'cuda';
 
 export const DEFAULT_OUTPUT = '.soups';
-export const DEFAULT_BATCH_SIZE = 500;
+const DEFAULT_BATCH_SIZE = 500;
 
 /** The config used when a workspace has no `modelsoups.json`: nothing to evaluate on yet. */
 export function defaultConfig(): SoupConfig {
@@ -93,12 +104,12 @@ const TOP_KEYS = ['$schema', 'datasets', 'pretrained', 'include', 'exclude', 'mo
  */
 export function loadConfig(workspace: string, file?: string): SoupConfig {
   const { raw, source } = readRawConfig(workspace, file);
-  return raw === undefined ? defaultConfig() : parseConfig(raw, source);
+  return resolveConfig(raw, source);
 }
 
 /**
  * The parsed JSON of the config file before validation (undefined when the default file does
- * not exist), for callers that overlay other sources (CLI flags) before {@link parseConfig}.
+ * not exist), for callers that override keys (CLI flags, settings) with {@link resolveConfig}.
  */
 export function readRawConfig(workspace: string, file?: string): { raw: unknown; source: string } {
   const configPath = file ? path.resolve(workspace, file) : path.join(workspace, CONFIG_FILE);
@@ -106,44 +117,105 @@ export function readRawConfig(workspace: string, file?: string): { raw: unknown;
     if (file) throw new SoupError('FILE_NOT_FOUND', 'config file not found', configPath);
     return { raw: undefined, source: configPath };
   }
-  let text: string;
-  try {
-    text = readFileSync(configPath, 'utf8');
-  } catch (err) {
-    throw new SoupError('READ_FAILED', `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, configPath);
-  }
+  // Regular files only (a FIFO or /dev/zero would hang or fill memory), of a sane size.
+  const text = readSmallTextFileSync(configPath, 'config file', MAX_CONFIG_BYTES);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new SoupError('CONFIG_INVALID', `not valid JSON (${(err as Error).message})`, configPath);
+    throw new SoupError('CONFIG_INVALID', jsonSyntaxProblem(err), configPath);
   }
+  if (nestedDeeperThan(raw, MAX_JSON_DEPTH)) throw new SoupError('CONFIG_INVALID', `nested deeper than ${MAX_JSON_DEPTH} levels; refused`, configPath);
   return { raw, source: configPath };
+}
+
+/** A config file is a few hundred bytes; anything this big is not one. */
+const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+/** A CONFIG_INVALID error about one key of the config; `key` is dotted (`greedy.comparison`). */
+export class ConfigKeyError extends SoupError {
+  constructor(
+    readonly key: string | undefined,
+    problem: string,
+    file: string,
+  ) {
+    super('CONFIG_INVALID', problem, file);
+  }
+}
+
+/** Throws the error of a bad config value; `key` names it (none for the top level). */
+type Fail = (problem: string, key?: string) => never;
+
+/**
+ * A value from outside `modelsoups.json` that replaces one of its keys for one user or one run:
+ * a CLI flag or a VS Code setting.
+ */
+export interface ConfigOverride {
+  /** The dotted key it replaces (`datasets.heldout`, `greedy.comparison`). */
+  key: string;
+  value: unknown;
+  /** Where the value came from, as errors name it (`--heldout`, `setting modelSoups.device`). */
+  origin: string;
+  /** Add the value's items to the key's list instead of replacing it. */
+  append?: boolean;
+}
+
+/**
+ * The config of `raw` (the parsed file, undefined when there is none) with each override
+ * replacing its key, validated once. Every problem throws a {@link ConfigKeyError} naming the
+ * key; {@link overrideAt} tells whether it was an override's.
+ */
+export function resolveConfig(raw: unknown, source: string, overrides: readonly ConfigOverride[] = []): SoupConfig {
+  // A file that is not a JSON object gets that error, whatever overrides it.
+  if (raw !== undefined && !isRecord(raw)) return parseConfig(raw, source);
+  if (overrides.length === 0) return raw === undefined ? defaultConfig() : parseConfig(raw, source);
+  const merged: Record<string, unknown> = { ...raw };
+  for (const o of overrides) {
+    const parts = o.key.split('.');
+    let obj = merged;
+    for (const part of parts.slice(0, -1)) {
+      // Copies, so the caller's raw object is never changed; a non-object is replaced.
+      const next = isRecord(obj[part]) ? { ...(obj[part] as Record<string, unknown>) } : {};
+      obj[part] = next;
+      obj = next;
+    }
+    const last = parts[parts.length - 1];
+    const current = obj[last];
+    obj[last] = o.append && Array.isArray(current) && Array.isArray(o.value) ? [...current, ...o.value] : o.value;
+  }
+  return parseConfig(merged, `${source} (with ${overrides.map((o) => o.origin).join(', ')})`);
+}
+
+/** The override that set `err`'s key (or a key inside it), if `err` is about one. */
+export function overrideAt(err: unknown, overrides: readonly ConfigOverride[]): ConfigOverride | undefined {
+  if (!(err instanceof ConfigKeyError) || err.key === undefined) return undefined;
+  const key = err.key;
+  return overrides.find((o) => key === o.key || key.startsWith(`${o.key}.`));
 }
 
 /** Validates an already-parsed config object; `source` names it in errors. */
 export function parseConfig(raw: unknown, source: string): SoupConfig {
-  const fail = (problem: string): never => {
-    throw new SoupError('CONFIG_INVALID', problem, source);
+  const fail: Fail = (problem, key) => {
+    throw new ConfigKeyError(key, problem, source);
   };
-  if (!isObject(raw)) return fail('expected a JSON object at the top level');
+  if (!isRecord(raw)) return fail('expected a JSON object at the top level');
   for (const key of Object.keys(raw)) {
-    if (!TOP_KEYS.includes(key)) fail(`unknown key "${key}" (known: ${TOP_KEYS.slice(1).join(', ')})`);
+    if (!TOP_KEYS.includes(key)) fail(`unknown key "${key}" (known: ${TOP_KEYS.slice(1).join(', ')})`, key);
   }
   const cfg = defaultConfig();
   if (raw.datasets !== undefined) {
     const d = raw.datasets;
-    if (!isObject(d)) return fail('"datasets" must be an object with heldout, test and shifts');
+    if (!isRecord(d)) return fail('"datasets" must be an object with heldout, test and shifts', 'datasets');
     for (const key of Object.keys(d)) {
-      if (!['heldout', 'test', 'shifts'].includes(key)) fail(`unknown key "datasets.${key}" (known: heldout, test, shifts)`);
+      if (!['heldout', 'test', 'shifts'].includes(key)) fail(`unknown key "datasets.${key}" (known: heldout, test, shifts)`, `datasets.${key}`);
     }
     cfg.datasets.heldout = optDataset(d.heldout, 'datasets.heldout', fail);
     cfg.datasets.test = optDataset(d.test, 'datasets.test', fail);
     if (d.shifts !== undefined) {
-      if (!isObject(d.shifts)) return fail('"datasets.shifts" must map shift names to dataset files');
+      if (!isRecord(d.shifts)) return fail('"datasets.shifts" must map shift names to dataset files', 'datasets.shifts');
       for (const [name, p] of Object.entries(d.shifts)) {
-        if (name === 'heldout' || name === 'test') fail(`"datasets.shifts.${name}": a shift cannot be named "${name}"`);
-        cfg.datasets.shifts[name] = optDataset(p, `datasets.shifts.${name}`, fail) ?? fail(`"datasets.shifts.${name}" must be a file path`);
+        const key = `datasets.shifts.${name}`;
+        if (name === 'heldout' || name === 'test') fail(`"${key}": a shift cannot be named "${name}"`, key);
+        cfg.datasets.shifts[name] = optDataset(p, key, fail) ?? fail(`"${key}" must be a file path`, key);
       }
     }
   }
@@ -151,18 +223,18 @@ export function parseConfig(raw: unknown, source: string): SoupConfig {
   cfg.include = optStringArray(raw.include, 'include', fail) ?? [];
   cfg.exclude = optStringArray(raw.exclude, 'exclude', fail) ?? [];
   if (raw.model !== undefined) {
-    if (!isObject(raw.model)) return fail('"model" must be an object with input and output names');
+    if (!isRecord(raw.model)) return fail('"model" must be an object with input and output names', 'model');
     for (const key of Object.keys(raw.model)) {
-      if (!['input', 'output'].includes(key)) fail(`unknown key "model.${key}" (known: input, output)`);
+      if (!['input', 'output'].includes(key)) fail(`unknown key "model.${key}" (known: input, output)`, `model.${key}`);
     }
     cfg.model.input = optString(raw.model.input, 'model.input', fail);
     cfg.model.output = optString(raw.model.output, 'model.output', fail);
   }
   if (raw.scale !== undefined) cfg.scale = positiveNumber(raw.scale, 'scale', fail);
   if (raw.greedy !== undefined) {
-    if (!isObject(raw.greedy)) return fail('"greedy" must be an object like {"comparison": ">="}');
+    if (!isRecord(raw.greedy)) return fail('"greedy" must be an object like {"comparison": ">="}', 'greedy');
     for (const key of Object.keys(raw.greedy)) {
-      if (key !== 'comparison') fail(`unknown key "greedy.${key}" (known: comparison)`);
+      if (key !== 'comparison') fail(`unknown key "greedy.${key}" (known: comparison)`, `greedy.${key}`);
     }
     if (raw.greedy.comparison !== undefined) cfg.greedy.comparison = parseComparison(raw.greedy.comparison, fail);
   }
@@ -175,16 +247,14 @@ export function parseConfig(raw: unknown, source: string): SoupConfig {
   return cfg;
 }
 
-/** Parses a greedy comparison from config or a CLI flag. */
-export function parseComparison(value: unknown, fail: (problem: string) => never): GreedyComparison {
+function parseComparison(value: unknown, fail: Fail): GreedyComparison {
   if (value === '>=' || value === '>') return value;
-  return fail(`"greedy.comparison" must be ">=" (paper) or ">" (official code), got ${JSON.stringify(value)}`);
+  return fail(`"greedy.comparison" must be ">=" (paper) or ">" (official code), got ${echoValue(value)}`, 'greedy.comparison');
 }
 
-/** Parses an execution device from config, a setting or a CLI flag. */
-export function parseDevice(value: unknown, fail: (problem: string) => never): ExecutionDevice {
+function parseDevice(value: unknown, fail: Fail): ExecutionDevice {
   if (value === 'cpu' || value === 'cuda') return value;
-  return fail(`"device" must be "cpu" or "cuda", got ${JSON.stringify(value)}`);
+  return fail(`"device" must be "cpu" or "cuda", got ${echoValue(value)}`, 'device');
 }
 
 /** Resolves a workspace-relative path from the config to an absolute one. */
@@ -192,34 +262,40 @@ export function resolveInWorkspace(workspace: string, p: string): string {
   return path.resolve(workspace, p);
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function optString(v: unknown, key: string, fail: (p: string) => never): string | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string' || v === '') return fail(`"${key}" must be a non-empty string, got ${JSON.stringify(v)}`);
+/**
+ * The value at a dotted `modelsoups.json` key of a config (`greedy.comparison`), or undefined:
+ * how the cook reads the options a soup method declares.
+ */
+export function configValueAt(config: SoupConfig, key: string): unknown {
+  let v: unknown = config;
+  for (const part of key.split('.')) v = isRecord(v) ? v[part] : undefined;
   return v;
 }
 
-function optDataset(v: unknown, key: string, fail: (p: string) => never): DatasetSource | undefined {
-  if (v === undefined || typeof v === 'string') return optString(v, key, fail);
-  if (isObject(v) && typeof v.x === 'string' && typeof v.y === 'string' && Object.keys(v).length === 2 && v.x && v.y) return { x: v.x, y: v.y };
-  return fail(`"${key}" must be an .npz file path or {"x": "<x>.npy", "y": "<y>.npy"}, got ${JSON.stringify(v)}`);
+function optString(v: unknown, key: string, fail: Fail): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v === '') return fail(`"${key}" must be a non-empty string, got ${echoValue(v)}`, key);
+  return v;
 }
 
-function optStringArray(v: unknown, key: string, fail: (p: string) => never): string[] | undefined {
+function optDataset(v: unknown, key: string, fail: Fail): DatasetSource | undefined {
+  if (v === undefined || typeof v === 'string') return optString(v, key, fail);
+  if (isRecord(v) && typeof v.x === 'string' && typeof v.y === 'string' && Object.keys(v).length === 2 && v.x && v.y) return { x: v.x, y: v.y };
+  return fail(`"${key}" must be an .npz file path or {"x": "<x>.npy", "y": "<y>.npy"}, got ${echoValue(v)}`, key);
+}
+
+function optStringArray(v: unknown, key: string, fail: Fail): string[] | undefined {
   if (v === undefined) return undefined;
-  if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) return fail(`"${key}" must be an array of glob strings`);
+  if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) return fail(`"${key}" must be an array of glob strings`, key);
   return v as string[];
 }
 
-function positiveNumber(v: unknown, key: string, fail: (p: string) => never): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) return fail(`"${key}" must be a positive number, got ${JSON.stringify(v)}`);
+function positiveNumber(v: unknown, key: string, fail: Fail): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) return fail(`"${key}" must be a positive number, got ${echoValue(v)}`, key);
   return v;
 }
 
-function positiveInteger(v: unknown, key: string, fail: (p: string) => never): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) return fail(`"${key}" must be a positive integer, got ${JSON.stringify(v)}`);
+function positiveInteger(v: unknown, key: string, fail: Fail): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) return fail(`"${key}" must be a positive integer, got ${echoValue(v)}`, key);
   return v;
 }

@@ -15,6 +15,12 @@ export interface CookPlan {
   outDir?: string;
 }
 
+/** The default soup folder name: `<method>-<yyyymmdd>-<hhmmss>`, local time. */
+export function defaultSoupName(method: string, at: Date = new Date()): string {
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${method}-${at.getFullYear()}${p(at.getMonth() + 1)}${p(at.getDate())}-${p(at.getHours())}${p(at.getMinutes())}${p(at.getSeconds())}`;
+}
+
 /** Phases of a cook, in order; also the keys of `timingsMs`. */
 export type CookPhase = 'scan' | 'load' | 'evaluate' | 'soup' | 'write';
 

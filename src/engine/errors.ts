@@ -11,6 +11,10 @@ export type SoupErrorCode =
   | 'NPY_INVALID'
   | 'NPZ_INVALID'
   | 'SAFETENSORS_INVALID'
+  | 'ZIP_INVALID'
+  | 'CHECKPOINT_INVALID'
+  | 'CHECKPOINT_UNSAFE'
+  | 'GRAPH_UNMAPPED'
   | 'METRICS_INVALID'
   | 'CONFIG_INVALID'
   | 'DATASET_MISMATCH'
@@ -19,7 +23,8 @@ export type SoupErrorCode =
   | 'CANCELLED'
   | 'WRITE_FAILED'
   | 'INGREDIENT_CHANGED'
-  | 'EVALUATION_FAILED';
+  | 'EVALUATION_FAILED'
+  | 'TOO_LARGE';
 
 /** A typed engine error. `file` is the absolute path of the offending file, if any. */
 export class SoupError extends Error {

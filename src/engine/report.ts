@@ -1,10 +1,13 @@
+import type { ExecutionDevice, GreedyComparison } from './config';
 import type { HParamValue, MetricsSource, RunLayout, RunStatus } from './discovery/runRecord';
 
 /** The version tag of `report.json`. Bump it on any incompatible change. */
 export const REPORT_SCHEMA = 'model-soups/report@1';
 
-/** Dataset roles: `heldout`, `test`, or `shift:<name>`. */
-export type DatasetRole = string;
+/** File name of the report inside a soup folder. */
+export const REPORT_FILE = 'report.json';
+/** File name of the soup model inside its folder. */
+export const SOUP_MODEL_FILE = 'soup.onnx';
 
 /**
  * Accuracy of one model on every configured dataset. Accuracies are fractions in [0, 1];
@@ -78,7 +81,7 @@ export interface SoupReport {
   /** Absolute workspace path the cook ran in. */
   workspace: string;
   /** Options that change the result. */
-  options: { comparison?: '>=' | '>'; batchSize: number; scale: number; input: string; output: string; device?: 'cpu' | 'cuda' };
+  options: { comparison?: GreedyComparison; batchSize: number; scale: number; input: string; output: string; device?: ExecutionDevice };
   /** Things the user should know that did not stop the cook (e.g. CUDA unavailable, CPU used). */
   warnings?: string[];
   /** Dataset key (`heldout`, `test`, shift name) -> file and size. */

@@ -3,10 +3,8 @@ import * as path from 'node:path';
 import type { SoupConfig } from './config';
 import { resolveInWorkspace } from './config';
 import { SoupError, errorMessage } from './errors';
-import { REPORT_SCHEMA, type SoupReport } from './report';
-
-/** The file every soup folder holds next to its model. */
-export const REPORT_FILE = 'report.json';
+import { REPORT_FILE, SOUP_MODEL_FILE, type SoupReport } from './report';
+import { reportProblem } from '../shared/validation';
 
 /** A soup folder whose `report.json` was read. Accuracies are fractions in [0, 1]. */
 export interface SoupEntry {
@@ -75,7 +73,7 @@ export async function readSoupReport(dir: string): Promise<SoupReport> {
     text = await fs.readFile(file, 'utf8');
   } catch (err) {
     const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new SoupError(missing ? 'FILE_NOT_FOUND' : 'READ_FAILED', missing ? 'no report.json in this soup folder' : `cannot read (${errorMessage(err)})`, file);
+    throw new SoupError(missing ? 'FILE_NOT_FOUND' : 'READ_FAILED', missing ? `no ${REPORT_FILE} in this soup folder` : `cannot read (${errorMessage(err)})`, file);
   }
   let raw: unknown;
   try {
@@ -88,6 +86,12 @@ export async function readSoupReport(dir: string): Promise<SoupReport> {
   return raw as SoupReport;
 }
 
+/** The soup model of the soup folder `dir` whose report is `report`. */
+export function soupModelPath(dir: string, report: SoupReport): string {
+  // The report stores a workspace-relative path; the folder may have been moved since.
+  return path.join(dir, path.basename(report.soup.path || SOUP_MODEL_FILE));
+}
+
 async function summarize(dir: string): Promise<SoupSummary> {
   const name = path.basename(dir);
   try {
@@ -98,8 +102,7 @@ async function summarize(dir: string): Promise<SoupSummary> {
       name,
       dir,
       reportPath: path.join(dir, REPORT_FILE),
-      // The report stores a workspace-relative path; the folder may have been moved since.
-      modelPath: path.join(dir, path.basename(report.soup.path || 'soup.onnx')),
+      modelPath: soupModelPath(dir, report),
       method: report.method,
       members: report.soup.members,
       createdAt: report.createdAt,
@@ -116,33 +119,4 @@ function compareSoups(a: SoupSummary, b: SoupSummary): number {
   if (a.status !== b.status) return a.status === 'ok' ? -1 : 1;
   if (a.status === 'ok' && b.status === 'ok' && a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? 1 : -1;
   return a.name.localeCompare(b.name);
-}
-
-function reportProblem(raw: unknown): string | undefined {
-  if (!isObject(raw)) return 'expected a JSON object';
-  if (raw.schema !== REPORT_SCHEMA) return `schema is ${JSON.stringify(raw.schema)}, expected "${REPORT_SCHEMA}"`;
-  if (typeof raw.method !== 'string') return '"method" is missing';
-  if (typeof raw.createdAt !== 'string') return '"createdAt" is missing';
-  if (!Array.isArray(raw.ingredients) || !Array.isArray(raw.steps) || !isStrings(raw.shiftNames)) return '"ingredients", "steps" or "shiftNames" is missing';
-  const soup = raw.soup;
-  if (!isObject(soup) || !isStrings(soup.members) || !isMetrics(soup.metrics)) return '"soup" lacks members or metrics';
-  const baselines = raw.baselines;
-  if (!isObject(baselines)) return '"baselines" is missing';
-  for (const key of ['bestIndividual', 'uniform', 'ensemble']) {
-    const b = baselines[key];
-    if (!isObject(b) || !isStrings(b.members) || !isMetrics(b.metrics)) return `"baselines.${key}" lacks members or metrics`;
-  }
-  return undefined;
-}
-
-function isMetrics(v: unknown): boolean {
-  return isObject(v) && isObject(v.shifts) && Object.values(v.shifts).every((x) => typeof x === 'number');
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function isStrings(v: unknown): v is string[] {
-  return Array.isArray(v) && v.every((s) => typeof s === 'string');
 }

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { SoupMethod } from '../engine/soups/method';
+import { REPORT_FILE, SOUP_MODEL_FILE } from '../engine/report';
+import type { SoupMethodDescriptor } from '../engine/soups/catalogue';
 import type { CookController } from './cookController';
 import { configureEvaluation } from './configureEvaluation';
 import type { ResultsPanels } from './resultsPanel';
@@ -15,7 +16,7 @@ export interface CommandServices {
   model: WorkspaceModel;
   cooks: CookController;
   panels: ResultsPanels;
-  methods: readonly SoupMethod[];
+  methods: readonly SoupMethodDescriptor[];
 }
 
 /** Registers every `modelSoups.*` command; each handler only translates arguments and delegates. */
@@ -50,12 +51,12 @@ export function registerCommands(s: CommandServices): vscode.Disposable[] {
       const dir = soupDirOf(arg) ?? (await pickSoup(s.model));
       if (!dir) return;
       const soup = s.model.soups.find((x) => x.dir === dir);
-      const model = soup?.status === 'ok' ? soup.modelPath : path.join(dir, 'soup.onnx');
+      const model = soup?.status === 'ok' ? soup.modelPath : path.join(dir, SOUP_MODEL_FILE);
       await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(model));
     }),
     reg('openReport', async (arg?: unknown) => {
       const dir = soupDirOf(arg) ?? (await pickSoup(s.model));
-      if (dir) await vscode.window.showTextDocument(vscode.Uri.file(path.join(dir, 'report.json')));
+      if (dir) await vscode.window.showTextDocument(vscode.Uri.file(path.join(dir, REPORT_FILE)));
     }),
     reg('includeIngredient', (node?: unknown, selected?: unknown) => setIncluded(s.model, node, selected, true)),
     reg('excludeIngredient', (node?: unknown, selected?: unknown) => setIncluded(s.model, node, selected, false)),
@@ -90,7 +91,7 @@ async function pickSoup(model: WorkspaceModel): Promise<string | undefined> {
   return pick?.dir;
 }
 
-async function pickMethod(methods: readonly SoupMethod[]): Promise<string | undefined> {
+async function pickMethod(methods: readonly SoupMethodDescriptor[]): Promise<string | undefined> {
   const pick = await vscode.window.showQuickPick(
     methods.map((m) => ({ label: m.label, description: m.id, detail: m.reference, id: m.id })),
     { title: 'Model Soups: cook the checked ingredients with…' },

@@ -1,60 +1,66 @@
+import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { loadConfig, type ExecutionDevice, type GreedyComparison, type SoupConfig } from '../engine/config';
+import { DEFAULT_OUTPUT, readRawConfig, resolveConfig, type ConfigOverride, type SoupConfig } from '../engine/config';
 
 /** The settings section; every setting is `modelSoups.<key>`. */
-export const SETTINGS_SECTION = 'modelSoups';
+const SETTINGS_SECTION = 'modelSoups';
+
+// Setting -> the modelsoups.json key it overrides, and the values that mean "not set" (the
+// schema's defaults). The engine validates the rest together with the file.
+const SETTING_KEYS: [setting: string, key: string, unset: (v: unknown) => boolean, append?: true][] = [
+  ['outputFolder', 'output', (v) => v === undefined || (typeof v === 'string' && v.trim() === '')],
+  ['greedyComparison', 'greedy.comparison', (v) => v === undefined || v === 'fromConfig'],
+  ['batchSize', 'batchSize', (v) => v === undefined || v === null],
+  ['threads', 'threads', (v) => v === undefined || v === null],
+  ['device', 'device', (v) => v === undefined || v === 'fromConfig'],
+  ['scanExclude', 'exclude', (v) => v === undefined || (Array.isArray(v) && v.length === 0), true],
+];
 
 /**
- * The user's `modelSoups.*` settings, typed and validated. Each one, when set, overrides the
- * matching key of the workspace's `modelsoups.json`, so the file stays the shared, committed
- * truth and the settings are per-user tweaks.
+ * The user's `modelSoups.*` settings that are set, as overrides of `modelsoups.json` keys: the
+ * file stays the shared, committed truth and the settings are per-user tweaks. `scanExclude`
+ * adds to `exclude`; the others replace their key.
  */
-export interface Settings {
-  /** Output folder for soups (workspace-relative or absolute); undefined = the config's. */
-  outputFolder?: string;
-  greedyComparison?: GreedyComparison;
-  batchSize?: number;
-  threads?: number;
-  /** onnxruntime execution provider; undefined = the config's (`cpu` by default). */
-  device?: ExecutionDevice;
-  /** Extra exclude globs for the run scan, added to the config's `exclude`. */
-  scanExclude: string[];
-}
-
-/** Reads the settings in one place; invalid values fall back to "not set" rather than throwing. */
-export function readSettings(scope?: vscode.Uri): Settings {
+function settingsOverrides(scope?: vscode.Uri): ConfigOverride[] {
   const c = vscode.workspace.getConfiguration(SETTINGS_SECTION, scope);
-  const output = c.get<unknown>('outputFolder');
-  const comparison = c.get<unknown>('greedyComparison');
-  const exclude = c.get<unknown>('scanExclude');
-  const device = c.get<unknown>('device');
-  return {
-    outputFolder: typeof output === 'string' && output.trim() !== '' ? output.trim() : undefined,
-    greedyComparison: comparison === '>=' || comparison === '>' ? comparison : undefined,
-    batchSize: positiveInt(c.get<unknown>('batchSize')),
-    threads: positiveInt(c.get<unknown>('threads')),
-    device: device === 'cpu' || device === 'cuda' ? device : undefined,
-    scanExclude: Array.isArray(exclude) ? exclude.filter((g): g is string => typeof g === 'string' && g !== '') : [],
-  };
+  const overrides: ConfigOverride[] = [];
+  for (const [setting, key, unset, append] of SETTING_KEYS) {
+    const raw = c.get<unknown>(setting);
+    if (unset(raw)) continue;
+    overrides.push({ key, value: typeof raw === 'string' ? raw.trim() : raw, origin: `setting ${SETTINGS_SECTION}.${setting}`, ...(append ? { append } : {}) });
+  }
+  return overrides;
 }
 
-/** The engine config for `workspace`: `modelsoups.json` with the settings applied. Throws SoupError. */
-export function effectiveConfig(workspace: string, settings: Settings): SoupConfig {
-  const config = loadConfig(workspace);
-  if (settings.outputFolder) config.output = settings.outputFolder;
-  if (settings.greedyComparison) config.greedy = { comparison: settings.greedyComparison };
-  if (settings.batchSize) config.batchSize = settings.batchSize;
-  if (settings.threads) config.threads = settings.threads;
-  if (settings.device) config.device = settings.device;
-  config.exclude = [...config.exclude, ...settings.scanExclude];
+/** The engine config for `workspace`: `modelsoups.json` with the settings applied. Throws SoupError naming the key. */
+export function effectiveConfig(workspace: string, scope?: vscode.Uri): SoupConfig {
+  const { raw, source } = readRawConfig(workspace);
+  return applyLimits(resolveConfig(raw, source, settingsOverrides(scope)), scope);
+}
+
+/**
+ * The limits only the user sets (machine-scope settings, never `modelsoups.json`): a workspace
+ * must not widen where its own scan goes or how much memory its datasets may take.
+ */
+function applyLimits(config: SoupConfig, scope?: vscode.Uri): SoupConfig {
+  const c = vscode.workspace.getConfiguration(SETTINGS_SECTION, scope);
+  const roots = c.get<unknown>('allowedRoots');
+  const maxMB = c.get<unknown>('maxDatasetMB');
+  config.allowedRoots = Array.isArray(roots) ? roots.filter((r): r is string => typeof r === 'string' && path.isAbsolute(r)) : [];
+  if (typeof maxMB === 'number' && Number.isFinite(maxMB) && maxMB > 0) config.maxDatasetMB = maxMB;
   return config;
+}
+
+/** The output folder when `modelsoups.json` cannot be used: the setting's, else the default. */
+export function fallbackOutput(scope?: vscode.Uri): string {
+  try {
+    return resolveConfig(undefined, SETTINGS_SECTION, settingsOverrides(scope)).output;
+  } catch {
+    return DEFAULT_OUTPUT;
+  }
 }
 
 /** True when a settings change can change the scan or the cook. */
 export function affectsSettings(e: vscode.ConfigurationChangeEvent): boolean {
   return e.affectsConfiguration(SETTINGS_SECTION);
-}
-
-function positiveInt(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined;
 }

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CONFIG_FILE, parseConfig } from '../engine/config';
 import { errorMessage } from '../engine/errors';
+import { isRecord } from '../shared/validation';
 
 const SKIP = '**/{node_modules,.git,.soups,.venv}/**';
 
@@ -20,8 +21,8 @@ export async function configureEvaluation(workspace: string): Promise<vscode.Uri
   const root = vscode.Uri.file(workspace);
   const configUri = vscode.Uri.joinPath(root, CONFIG_FILE);
   const existing = await readExisting(configUri);
-  const current = isObject(existing.datasets) ? existing.datasets : {};
-  const currentShifts = isObject(current.shifts) ? current.shifts : {};
+  const current = isRecord(existing.datasets) ? existing.datasets : {};
+  const currentShifts = isRecord(current.shifts) ? current.shifts : {};
 
   // Only .npz: one file holds both x and y (pairs of .npy files are written into the JSON by hand).
   const datasets = (await vscode.workspace.findFiles(new vscode.RelativePattern(root, '**/*.npz'), SKIP, 2000)).map((u) => rel(workspace, u)).sort();
@@ -84,7 +85,7 @@ async function pickOne(title: string, items: FileItem[], current: unknown, optio
 async function readExisting(uri: vscode.Uri): Promise<Record<string, unknown>> {
   try {
     const raw: unknown = JSON.parse(Buffer.from(await vscode.workspace.fs.readFile(uri)).toString('utf8'));
-    return isObject(raw) ? raw : {};
+    return isRecord(raw) ? raw : {};
   } catch {
     // Missing or not JSON: start from scratch; the user chooses everything below anyway.
     return {};
@@ -98,8 +99,4 @@ function shiftName(file: string): string {
 
 function rel(workspace: string, uri: vscode.Uri): string {
   return path.relative(workspace, uri.fsPath).split(path.sep).join('/');
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

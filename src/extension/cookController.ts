@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { resolveInWorkspace } from '../engine/config';
-import type { CookPhase, CookProgress } from '../engine/cookPlan';
-import { formatAccuracy, formatGain } from './treeNodes/format';
+import { defaultSoupName, type CookPhase, type CookProgress } from '../engine/cookPlan';
+import { formatGain, formatPercent } from '../shared/format';
 import type { IngredientsTree } from './ingredientsTree';
 import type { JobOutcome, JobRunner } from './jobRunner';
 import type { JobStatusBar } from './statusBar';
@@ -161,8 +161,8 @@ export class CookController implements vscode.Disposable {
         const best = r.baselines.bestIndividual.metrics;
         const summary =
           `Last cook: ${label}, ${r.soup.members.length} member${r.soup.members.length === 1 ? '' : 's'}; ` +
-          `held-out ${formatAccuracy(r.soup.metrics.heldout)} (${formatGain(r.soup.metrics.heldout, best.heldout)}), ` +
-          `shift avg ${formatAccuracy(r.soup.metrics.shiftAvg)} (${formatGain(r.soup.metrics.shiftAvg, best.shiftAvg)}) vs best individual.`;
+          `held-out ${formatPercent(r.soup.metrics.heldout)} (${formatGain(r.soup.metrics.heldout, best.heldout)}), ` +
+          `shift avg ${formatPercent(r.soup.metrics.shiftAvg)} (${formatGain(r.soup.metrics.shiftAvg, best.shiftAvg)}) vs best individual.`;
         this.log.info(summary);
         this.ingredients.showLastCook(summary);
         this.soups.highlightSoup(outcome.dir);
@@ -198,9 +198,7 @@ export class CookController implements vscode.Disposable {
 
 /** `greedy-20250101-120000`, with a suffix if a soup of that name exists already. */
 function uniqueName(outDir: string, method: string): string {
-  const d = new Date();
-  const pad = (n: number): string => String(n).padStart(2, '0');
-  const base = `${method}-${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}-${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}`;
+  const base = defaultSoupName(method);
   let name = base;
   for (let i = 2; existsSync(path.join(outDir, name)); i++) name = `${base}-${i}`;
   return name;

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { soupMethods } from '../engine/soups/registry';
+import { describeSoupMethod, soupCatalogue } from '../engine/soups/catalogue';
 import { registerCommands } from './commands';
 import { CookController } from './cookController';
 import { IngredientsTree } from './ingredientsTree';
@@ -15,12 +15,12 @@ import { WorkspaceModel } from './workspaceModel';
 // beyond starting the first (asynchronous) scan; the cook engine lives in dist/worker.js.
 export function activate(context: vscode.ExtensionContext): ModelSoupsApi {
   const log = vscode.window.createOutputChannel('Model Soups', { log: true });
-  const methodLabel = (id: string): string => soupMethods.find((m) => m.id === id)?.label ?? id;
+  const methodLabel = (id: string): string => describeSoupMethod(id, false).label;
 
   const model = new WorkspaceModel(context.workspaceState, log);
   const ingredients = new IngredientsTree(model, isTrusted);
   const soups = new SoupsTree(model, methodLabel);
-  const panels = new ResultsPanels(context.extensionUri, log, methodLabel);
+  const panels = new ResultsPanels(context.extensionUri, log);
   const statusBar = new JobStatusBar();
   const runner = new JobRunner(context.asAbsolutePath('dist/worker.js'), log);
   const cooks = new CookController(model, runner, statusBar, log, ingredients, soups, methodLabel, (dir) => panels.show(dir));
@@ -34,7 +34,7 @@ export function activate(context: vscode.ExtensionContext): ModelSoupsApi {
     statusBar,
     cooks,
     vscode.window.registerWebviewPanelSerializer(RESULTS_VIEW_TYPE, panels),
-    ...registerCommands({ model, cooks, panels, methods: soupMethods }),
+    ...registerCommands({ model, cooks, panels, methods: soupCatalogue }),
     model.onDidChange(() => void vscode.commands.executeCommand('setContext', 'modelSoups.state', ingredients.sidebarState)),
   );
   void vscode.commands.executeCommand('setContext', 'modelSoups.state', 'loading');

@@ -8,7 +8,7 @@ import { RunNode } from './treeNodes/runNode';
 import type { TreeNode } from './treeNodes/treeNode';
 import type { ModelState, WorkspaceModel } from './workspaceModel';
 
-export const INGREDIENTS_VIEW = 'modelSoups.ingredients';
+const INGREDIENTS_VIEW = 'modelSoups.ingredients';
 
 /** The sidebar situation, exposed as the `modelSoups.state` context key for the welcome views. */
 export type SidebarState = 'loading' | 'noFolder' | 'noRuns' | 'noEvalData' | 'configError' | 'scanError' | 'ready';

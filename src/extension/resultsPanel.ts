@@ -1,7 +1,9 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { errorMessage } from '../engine/errors';
-import { REPORT_FILE, readSoupReport } from '../engine/soupIndex';
+import { REPORT_FILE, SOUP_MODEL_FILE } from '../engine/report';
+import { readSoupReport, soupModelPath } from '../engine/soupIndex';
+import { describeSoupMethod } from '../engine/soups/catalogue';
 import { assertNever } from '../shared/assertNever';
 import { parsePanelState, parseWebviewToHost, type HostToWebview, type RenderedMessage, type WebviewToHost } from '../shared/webviewProtocol';
 import { resultsPageHtml } from './webviewHtml';
@@ -30,7 +32,6 @@ export class ResultsPanels implements vscode.WebviewPanelSerializer, vscode.Disp
   constructor(
     private readonly extensionUri: vscode.Uri,
     private readonly log: vscode.LogOutputChannel,
-    private readonly methodLabel: (id: string) => string,
   ) {}
 
   /** Opens (or reveals) the panel of the soup in `soupDir`. */
@@ -59,7 +60,7 @@ export class ResultsPanels implements vscode.WebviewPanelSerializer, vscode.Disp
   }
 
   private adopt(panel: vscode.WebviewPanel, soupDir: string): ResultsPanel {
-    const p = new ResultsPanel(panel, soupDir, this.extensionUri, this.log, this.methodLabel, (info) => this.renderedEmitter.fire(info));
+    const p = new ResultsPanel(panel, soupDir, this.extensionUri, this.log, (info) => this.renderedEmitter.fire(info));
     this.panels.set(soupDir, p);
     panel.onDidDispose(() => {
       this.panels.delete(soupDir);
@@ -95,7 +96,6 @@ class ResultsPanel implements vscode.Disposable {
     private readonly soupDir: string,
     extensionUri: vscode.Uri,
     private readonly log: vscode.LogOutputChannel,
-    private readonly methodLabel: (id: string) => string,
     private readonly onRendered: (info: PanelInfo) => void,
   ) {
     this.info = { soupDir, readyCount: 0 };
@@ -144,10 +144,9 @@ class ResultsPanel implements vscode.Disposable {
 
   private async modelPath(): Promise<string> {
     try {
-      const report = await readSoupReport(this.soupDir);
-      return path.join(this.soupDir, path.basename(report.soup.path || 'soup.onnx'));
+      return soupModelPath(this.soupDir, await readSoupReport(this.soupDir));
     } catch {
-      return path.join(this.soupDir, 'soup.onnx');
+      return path.join(this.soupDir, SOUP_MODEL_FILE);
     }
   }
 
@@ -155,7 +154,7 @@ class ResultsPanel implements vscode.Disposable {
     let msg: HostToWebview;
     try {
       const report = await readSoupReport(this.soupDir);
-      msg = { type: 'init', soupDir: this.soupDir, methodLabel: this.methodLabel(report.method), report };
+      msg = { type: 'init', soupDir: this.soupDir, method: describeSoupMethod(report.method, report.steps.length > 0), report };
     } catch (err) {
       msg = { type: 'loadError', soupDir: this.soupDir, message: errorMessage(err) };
     }

@@ -3,7 +3,7 @@ import { SoupNode } from './treeNodes/soupNode';
 import type { TreeNode } from './treeNodes/treeNode';
 import type { WorkspaceModel } from './workspaceModel';
 
-export const SOUPS_VIEW = 'modelSoups.soups';
+const SOUPS_VIEW = 'modelSoups.soups';
 
 /** The Soups view: every soup in the output folder, newest first, read from its report.json. */
 export class SoupsTree implements vscode.TreeDataProvider<TreeNode>, vscode.Disposable {

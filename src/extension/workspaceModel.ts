@@ -6,7 +6,8 @@ import { scanWorkspace } from '../engine/discovery/scanWorkspace';
 import type { WorkspaceScan } from '../engine/discovery/workspaceScan';
 import { SoupError, errorMessage, isCancelled } from '../engine/errors';
 import { listSoups, type SoupSummary } from '../engine/soupIndex';
-import { affectsSettings, effectiveConfig, readSettings } from './config';
+import { REPORT_FILE } from '../engine/report';
+import { affectsSettings, effectiveConfig, fallbackOutput } from './config';
 
 /** What the sidebar can show about the workspace. */
 export type ModelState =
@@ -48,7 +49,7 @@ export class WorkspaceModel implements vscode.Disposable {
     runs.onDidCreate(onRunFile, undefined, this.disposables);
     runs.onDidChange(onRunFile, undefined, this.disposables);
     runs.onDidDelete(onRunFile, undefined, this.disposables);
-    const reports = vscode.workspace.createFileSystemWatcher('**/report.json');
+    const reports = vscode.workspace.createFileSystemWatcher(`**/${REPORT_FILE}`);
     const onReport = (): void => this.schedule('soups');
     reports.onDidCreate(onReport, undefined, this.disposables);
     reports.onDidChange(onReport, undefined, this.disposables);
@@ -94,7 +95,7 @@ export class WorkspaceModel implements vscode.Disposable {
   get outputDir(): string | undefined {
     const ws = this.workspace;
     if (!ws) return undefined;
-    const output = this.current.kind === 'ready' ? this.current.config.output : readSettings().outputFolder ?? '.soups';
+    const output = this.current.kind === 'ready' ? this.current.config.output : fallbackOutput();
     return resolveInWorkspace(ws, output);
   }
 
@@ -173,7 +174,7 @@ export class WorkspaceModel implements vscode.Disposable {
   private async loadRuns(ws: string): Promise<void> {
     let config: SoupConfig;
     try {
-      config = effectiveConfig(ws, readSettings(vscode.Uri.file(ws)));
+      config = effectiveConfig(ws, vscode.Uri.file(ws));
     } catch (err) {
       this.current = { kind: 'configError', message: errorMessage(err), file: err instanceof SoupError ? err.file : undefined };
       this.log.warn(`config: ${errorMessage(err)}`);

@@ -1,31 +1,42 @@
-import type { SoupReport } from '../engine/report';
+import { REPORT_SCHEMA, type SoupReport } from '../engine/report';
 
-// Structural checks shared by the protocol validators (host, worker and webview): everything
-// that crosses a process or iframe boundary is `unknown` until one of these says otherwise.
+// Structural checks shared by the engine's readers and the protocol validators (host, worker
+// and webview): everything read from a file or received across a process or iframe boundary is
+// `unknown` until one of these says otherwise.
 
 /** The result of validating an incoming message: the message, or why it was dropped. */
 export type Parsed<T> = { ok: true; message: T } | { ok: false; problem: string };
 
 /**
- * A shallow structural check of a report: enough for the receiver to render it without
- * crashing (the deep schema belongs to the engine's report writer).
+ * Why `raw` is not a report this version can show, or undefined when it is one: the schema tag
+ * and everything a viewer reads (the deep schema belongs to the engine's report writer). The
+ * one check of a report, wherever it comes from (report.json, the worker, the host).
  */
-export function looksLikeReport(raw: unknown): raw is SoupReport {
-  if (!isRecord(raw)) return false;
-  if (typeof raw.schema !== 'string' || typeof raw.method !== 'string' || typeof raw.name !== 'string') return false;
-  if (!Array.isArray(raw.ingredients) || !Array.isArray(raw.steps) || !isStringArray(raw.shiftNames)) return false;
+export function reportProblem(raw: unknown): string | undefined {
+  if (!isRecord(raw)) return 'expected a JSON object';
+  if (raw.schema !== REPORT_SCHEMA) return `schema is ${JSON.stringify(raw.schema)}, expected "${REPORT_SCHEMA}"`;
+  if (typeof raw.method !== 'string') return '"method" is missing';
+  if (typeof raw.name !== 'string') return '"name" is missing';
+  if (typeof raw.createdAt !== 'string') return '"createdAt" is missing';
+  if (!Array.isArray(raw.ingredients) || !Array.isArray(raw.steps) || !isStringArray(raw.shiftNames)) return '"ingredients", "steps" or "shiftNames" is missing';
   const soup = raw.soup;
-  if (!isRecord(soup) || !isStringArray(soup.members) || !isMetrics(soup.metrics)) return false;
-  const b = raw.baselines;
-  if (!isRecord(b)) return false;
-  return ['bestIndividual', 'uniform', 'ensemble'].every((k) => {
-    const base = b[k];
-    return isRecord(base) && isStringArray(base.members) && isMetrics(base.metrics);
-  });
+  if (!isRecord(soup) || !isStringArray(soup.members) || !isMetrics(soup.metrics)) return '"soup" lacks members or metrics';
+  const baselines = raw.baselines;
+  if (!isRecord(baselines)) return '"baselines" is missing';
+  for (const key of ['bestIndividual', 'uniform', 'ensemble']) {
+    const b = baselines[key];
+    if (!isRecord(b) || !isStringArray(b.members) || !isMetrics(b.metrics)) return `"baselines.${key}" lacks members or metrics`;
+  }
+  return undefined;
+}
+
+/** True when {@link reportProblem} finds none. */
+export function looksLikeReport(raw: unknown): raw is SoupReport {
+  return reportProblem(raw) === undefined;
 }
 
 /** A `Metrics`-shaped object: at least a `shifts` map of numbers. */
-export function isMetrics(raw: unknown): boolean {
+function isMetrics(raw: unknown): boolean {
   if (!isRecord(raw) || !isRecord(raw.shifts)) return false;
   return Object.values(raw.shifts).every((v) => typeof v === 'number');
 }

@@ -1,7 +1,9 @@
 import type { SoupReport } from '../engine/report';
+import type { SoupMethodDescriptor } from '../engine/soups/catalogue';
 
 /** The report schema the panel renders, re-exported so browser code depends on src/shared only. */
 export type { GreedyStep, IngredientReport, Metrics, SoupReport } from '../engine/report';
+export { REPORT_FILE, SOUP_MODEL_FILE } from '../engine/report';
 import { isCount, isRecord, isStringArray, looksLikeReport, type Parsed } from './validation';
 
 // Messages between the results panel's host side (src/extension/resultsPanel.ts) and its
@@ -13,10 +15,13 @@ export interface InitMessage {
   type: 'init';
   /** Absolute soup folder; the webview keeps it as its state so the panel can be restored. */
   soupDir: string;
-  /** Human label of the soup method (`Greedy soup`). */
-  methodLabel: string;
+  /** The soup method: its label (`Greedy soup`) and what it produces. */
+  method: SoupMethodView;
   report: SoupReport;
 }
+
+/** A soup method as the panel needs it (from the engine's catalogue). */
+export type SoupMethodView = Pick<SoupMethodDescriptor, 'id' | 'label' | 'produces'>;
 
 /** Host -> webview: the soup's `report.json` could not be read; `message` says why. */
 export interface LoadErrorMessage {
@@ -93,15 +98,24 @@ export function parseHostToWebview(raw: unknown): Parsed<HostToWebview> {
   if (!isRecord(raw)) return { ok: false, problem: 'not an object' };
   switch (raw.type) {
     case 'init':
-      if (typeof raw.soupDir !== 'string' || typeof raw.methodLabel !== 'string') return { ok: false, problem: 'init: needs "soupDir" and "methodLabel"' };
+      if (typeof raw.soupDir !== 'string') return { ok: false, problem: 'init: needs "soupDir"' };
+      const method = methodView(raw.method);
+      if (!method) return { ok: false, problem: 'init: "method" needs "id", "label" and "produces"' };
       if (!looksLikeReport(raw.report)) return { ok: false, problem: 'init: "report" is not a soup report' };
-      return { ok: true, message: { type: 'init', soupDir: raw.soupDir, methodLabel: raw.methodLabel, report: raw.report } };
+      return { ok: true, message: { type: 'init', soupDir: raw.soupDir, method, report: raw.report } };
     case 'loadError':
       if (typeof raw.soupDir !== 'string' || typeof raw.message !== 'string') return { ok: false, problem: 'loadError: needs "soupDir" and "message"' };
       return { ok: true, message: { type: 'loadError', soupDir: raw.soupDir, message: raw.message } };
     default:
       return { ok: false, problem: `unknown message type ${JSON.stringify(raw.type)}` };
   }
+}
+
+function methodView(raw: unknown): SoupMethodView | undefined {
+  if (!isRecord(raw) || typeof raw.id !== 'string' || typeof raw.label !== 'string') return undefined;
+  const p = raw.produces;
+  if (!isRecord(p) || typeof p.steps !== 'boolean' || typeof p.uniformSoup !== 'boolean') return undefined;
+  return { id: raw.id, label: raw.label, produces: { steps: p.steps, uniformSoup: p.uniformSoup } };
 }
 
 /** Validates the state the webview saved, as handed back by the panel serializer. */

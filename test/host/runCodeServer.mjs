@@ -4,15 +4,19 @@
 // @vscode/test-electron fetches VS Code, this script fetches code-server (VS Code's server with
 // its Node extension host) from npm into .cache/vscode-host/ and drives its workbench in Debian's
 // headless Chromium. Phase 1 runs the suite (exit code of the script = the suite's); phase 1b
-// runs out/test/vscode-untrusted in a workspace left untrusted (Restricted Mode); phase 2
-// drives the UI and takes screenshots (test/ui/drive.mjs).
+// runs out/test/vscode-untrusted in a workspace left untrusted (Restricted Mode); phase 1c
+// builds the .vsix the way a user does (`npm run package`, from no dist-vsix/), installs it with
+// code-server's --install-extension and runs out/test/installed against that installed copy;
+// phase 2 drives the UI and takes screenshots (test/ui/drive.mjs).
 //
-//   node test/host/runCodeServer.mjs                 suite, untrusted suite, then UI drive
-//   node test/host/runCodeServer.mjs --tests-only    both suites only (same as MODEL_SOUPS_SKIP_UI=1)
+//   node test/host/runCodeServer.mjs                  suites, then UI drive
+//   node test/host/runCodeServer.mjs --tests-only     the three suites only (same as MODEL_SOUPS_SKIP_UI=1)
 //   node test/host/runCodeServer.mjs --untrusted-only the untrusted suite only
-//   node test/host/runCodeServer.mjs --ui-only       UI drive only
+//   node test/host/runCodeServer.mjs --installed-only the installed-.vsix suite only
+//   node test/host/runCodeServer.mjs --ui-only        UI drive only
 //
-// Environment: MODEL_SOUPS_SKIP_UI=1, MODEL_SOUPS_UI_THEMES=dark,light (default both),
+// Environment: MODEL_SOUPS_SKIP_UI=1, MODEL_SOUPS_SKIP_VSIX=1 (no phase 1c),
+// MODEL_SOUPS_UI_THEMES=dark,light (default both),
 // MODEL_SOUPS_TEST_TIMEOUT_MS (default 600000), MODEL_SOUPS_VERBOSE=1 (echo code-server's own
 // output and the workbench's browser console), MODEL_SOUPS_CHROMIUM (default /usr/bin/chromium),
 // MODEL_SOUPS_HOST_CACHE (default .cache/vscode-host: tools, install logs, per-run folders).
@@ -79,6 +83,10 @@ const resultsDir = join(repoRoot, 'test-results');
 const exampleDir = join(repoRoot, 'examples', 'fashion-soup');
 const testsIndex = join(repoRoot, 'out', 'test', 'vscode', 'index.js');
 const untrustedTestsIndex = join(repoRoot, 'out', 'test', 'vscode-untrusted', 'index.js');
+const installedTestsIndex = join(repoRoot, 'out', 'test', 'installed', 'index.js');
+// Where `npm run package` writes the .vsix (package.json's script).
+const vsixDir = join(repoRoot, 'dist-vsix');
+const vsixFile = join(vsixDir, 'model-soups-linux-x64.vsix');
 const verbose = process.env.MODEL_SOUPS_VERBOSE === '1';
 const testTimeoutMs = Number(process.env.MODEL_SOUPS_TEST_TIMEOUT_MS || 600_000);
 const startedAt = Date.now();
@@ -386,7 +394,7 @@ function prepareRunDir() {
  * Starts code-server on a free 127.0.0.1 port with its own state under `dir`, serving a fresh copy
  * of the example. Resolves once /healthz answers.
  */
-async function startCodeServer({ node, codeServer, dir, settings, trust = 'disabled' }) {
+async function startCodeServer({ node, codeServer, dir, settings, trust = 'disabled', vsix }) {
   const workspace = join(dir, 'fashion-soup');
   cpSync(exampleDir, workspace, { recursive: true });
   const userData = join(dir, 'user-data');
@@ -395,6 +403,12 @@ async function startCodeServer({ node, codeServer, dir, settings, trust = 'disab
   for (const d of [join(userData, 'User'), extensions, ...Object.values(xdgEnv(dir))]) mkdirSync(d, { recursive: true });
   writeFileSync(config, '');
   writeFileSync(join(userData, 'User', 'settings.json'), `${JSON.stringify({ ...BASE_SETTINGS, ...settings }, null, 2)}\n`);
+  const state = ['--user-data-dir', userData, '--extensions-dir', extensions, '--config', config];
+  const env = childEnv({ PATH: `${node.binDir}:${process.env.PATH}`, ...xdgEnv(dir) });
+  if (vsix) {
+    log(`installing ${vsix} into ${extensions}`);
+    runLogged(node.bin, [codeServer.entry, ...state, '--install-extension', vsix], { cwd: dir, env, logFile: join(dir, 'install-extension.log') });
+  }
 
   const port = await freePort();
   const logFile = join(dir, 'code-server.log');
@@ -406,9 +420,7 @@ async function startCodeServer({ node, codeServer, dir, settings, trust = 'disab
     // trust 'untrusted': workspace trust stays on and the folder is never trusted (Restricted Mode).
     ...(trust === 'disabled' ? ['--disable-workspace-trust'] : []),
     '--bind-addr', `127.0.0.1:${port}`,
-    '--user-data-dir', userData,
-    '--extensions-dir', extensions,
-    '--config', config,
+    ...state,
     '--vscode-option', 'enable-smoke-test-driver',
     '--ignore-last-opened',
     workspace,
@@ -417,7 +429,7 @@ async function startCodeServer({ node, codeServer, dir, settings, trust = 'disab
     cwd: dir,
     detached: true, // own process group: the extension host and its children die with it
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: childEnv({ PATH: `${node.binDir}:${process.env.PATH}`, ...xdgEnv(dir) }),
+    env,
   });
   ownedGroups.add(child.pid);
   const tail = new Tail(60);
@@ -469,13 +481,22 @@ async function startCodeServer({ node, codeServer, dir, settings, trust = 'disab
     killGroup(child.pid, 'SIGKILL'); // stragglers in the group (extension host, watchers)
     ownedGroups.delete(child.pid);
   };
-  return { url, port, workspace, userData, logFile, tail, exited, isAlive: () => alive, stop };
+  return { url, port, dir, workspace, userData, logFile, tail, exited, isAlive: () => alive, stop };
 }
 
-/** The workbench URL; code-server loads the payload only with enable-smoke-test-driver. */
-function workbenchUrl(server, { withTests, index = testsIndex }) {
+/**
+ * The workbench URL; code-server loads the payload only with enable-smoke-test-driver. VS Code runs
+ * extension tests only beside a development path: `developmentPath` null points it at an empty
+ * folder, so the extension is the installed one.
+ */
+function workbenchUrl(server, { withTests, index = testsIndex, developmentPath = repoRoot }) {
   const remote = (path) => `vscode-remote://127.0.0.1:${server.port}${path}`;
-  const payload = [['extensionDevelopmentPath', remote(repoRoot)]];
+  let devPath = developmentPath;
+  if (devPath === null) {
+    devPath = join(server.dir, 'no-development-extension');
+    mkdirSync(devPath, { recursive: true });
+  }
+  const payload = [['extensionDevelopmentPath', remote(devPath)]];
   if (withTests) payload.push(['extensionTestsPath', remote(index)]);
   return `${server.url}/?folder=${encodeURIComponent(server.workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
 }
@@ -526,8 +547,9 @@ async function runSuite({ browser, node, codeServer, runDir }, phase = SUITES.tr
   if (!existsSync(phase.index) || !existsSync(join(repoRoot, 'dist', 'extension.js'))) {
     throw new HostError(`dist/extension.js or ${phase.index} is missing: run \`npm run build && npm run compile-tests\` first`);
   }
+  const vsix = phase.installed ? packageVsix(join(runDir, phase.dir)) : undefined;
   log(`${phase.title} — starting code-server`);
-  const server = await startCodeServer({ node, codeServer, dir: join(runDir, phase.dir), settings: phase.settings, trust: phase.trust });
+  const server = await startCodeServer({ node, codeServer, dir: join(runDir, phase.dir), settings: phase.settings, trust: phase.trust, vsix });
   log(`code-server listening on ${server.url}; workspace ${server.workspace}`);
   // The untrusted phase proves that nothing is written: every file's size and mtime, from the
   // fresh copy to after code-server has stopped.
@@ -560,7 +582,8 @@ async function runSuite({ browser, node, codeServer, runDir }, phase = SUITES.tr
 
     log(`opening the workbench with the test payload (timeout ${Math.round(testTimeoutMs / 1000)} s)`);
     const suiteStarted = Date.now();
-    await page.goto(workbenchUrl(server, { withTests: true, index: phase.index }), { waitUntil: 'domcontentloaded', timeout: 120_000 });
+    const developmentPath = phase.installed ? null : repoRoot;
+    await page.goto(workbenchUrl(server, { withTests: true, index: phase.index, developmentPath }), { waitUntil: 'domcontentloaded', timeout: 120_000 });
     let timer;
     const outcome = await Promise.race([
       reported.then((code) => ({ code })),
@@ -616,7 +639,36 @@ const SUITES = {
     trust: 'untrusted',
     checkUnchanged: true,
   },
+  installed: {
+    title: 'phase 1c: the installed .vsix cooks',
+    dir: 'installed',
+    index: installedTestsIndex,
+    settings: {},
+    trust: 'disabled',
+    checkUnchanged: false,
+    installed: true,
+  },
 };
+
+/**
+ * Builds the .vsix as the README tells users to, starting without dist-vsix/, and returns its
+ * path. `npm run package` leaves a minified dist/ behind: the development build is restored so
+ * the other phases and a debugger see the usual bundles.
+ */
+function packageVsix(dir) {
+  mkdirSync(dir, { recursive: true });
+  const logFile = join(dir, 'package.log');
+  log(`npm run package (log: ${logFile})`);
+  rmSync(vsixDir, { recursive: true, force: true });
+  const env = childEnv();
+  try {
+    runLogged('npm', ['run', 'package'], { cwd: repoRoot, env, logFile });
+  } finally {
+    runLogged('npm', ['run', 'build'], { cwd: repoRoot, env, logFile });
+  }
+  if (!existsSync(vsixFile)) throw new HostError(`npm run package did not write ${vsixFile}; log: ${logFile}`);
+  return vsixFile;
+}
 
 /** Relative path -> "size mtime" of every file and folder under `root` (links not followed). */
 function snapshotFiles(root) {
@@ -690,8 +742,10 @@ async function runUiDrive({ browser, node, codeServer, runDir }) {
 
 export async function main(argv = process.argv.slice(2)) {
   const untrustedOnly = argv.includes('--untrusted-only');
+  const installedOnly = argv.includes('--installed-only');
   const uiOnly = argv.includes('--ui-only');
-  const skipUi = untrustedOnly || argv.includes('--tests-only') || process.env.MODEL_SOUPS_SKIP_UI === '1';
+  const only = untrustedOnly || installedOnly || uiOnly;
+  const skipUi = untrustedOnly || installedOnly || argv.includes('--tests-only') || process.env.MODEL_SOUPS_SKIP_UI === '1';
   let browserHandle;
   try {
     log(`repo ${repoRoot}; cache ${cacheRoot}`);
@@ -712,10 +766,15 @@ export async function main(argv = process.argv.slice(2)) {
     const ctx = { browser: browserHandle.browser, node, codeServer, runDir };
 
     let suite = { code: 0, reported: true };
-    if (!uiOnly && !untrustedOnly) suite = await runSuite(ctx);
-    if (!uiOnly && suite.reported) {
-      const untrusted = await runSuite(ctx, SUITES.untrusted);
-      if (suite.code === 0) suite = untrusted;
+    const phases = [
+      [SUITES.trusted, !only],
+      [SUITES.untrusted, !only || untrustedOnly],
+      [SUITES.installed, installedOnly || (!only && process.env.MODEL_SOUPS_SKIP_VSIX !== '1')],
+    ];
+    for (const [phase, wanted] of phases) {
+      if (!wanted || !suite.reported) continue;
+      const result = await runSuite(ctx, phase);
+      suite = { code: suite.code !== 0 ? suite.code : result.code, reported: result.reported };
     }
     let ui = 0;
     if (skipUi) log('phase 2 (UI drive) skipped');

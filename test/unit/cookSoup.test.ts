@@ -4,12 +4,12 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { loadConfig } from '../../src/engine/config';
 import type { CookResult } from '../../src/engine/cookSoup';
-import { cookSoup, REPORT_FILE, SOUP_MODEL_FILE } from '../../src/engine/cookSoup';
+import { cookSoup } from '../../src/engine/cookSoup';
 import { SoupError } from '../../src/engine/errors';
-import { loadDataset } from '../../src/engine/evaluate/dataset';
+import { datasetBatch, loadDataset } from '../../src/engine/evaluate/dataset';
 import { argmax } from '../../src/engine/evaluate/evaluator';
 import { readOnnxModel } from '../../src/engine/formats/onnxModel';
-import { REPORT_SCHEMA } from '../../src/engine/report';
+import { REPORT_FILE, REPORT_SCHEMA, SOUP_MODEL_FILE } from '../../src/engine/report';
 import { loadWeights } from '../../src/engine/soups/weights';
 import { expected } from './helpers/expected';
 import { EXAMPLE, REFERENCE_SOUPS, tempDir } from './helpers/paths';
@@ -86,7 +86,7 @@ describe('cookSoup on the bundled Fashion-MNIST zoo', function () {
       for (const key of ['heldout', 'gaussian_noise']) {
         const rel = greedy.report.datasets[key].path;
         const ds = await loadDataset(key, rel, EXAMPLE, 1);
-        const res = await session.run({ input: new ort.Tensor('float32', ds.x, ds.xShape) });
+        const res = await session.run({ input: new ort.Tensor('float32', datasetBatch(ds, 0, ds.n), ds.xShape) });
         const logits = res.logits.data as Float32Array;
         let correct = 0;
         for (let i = 0; i < ds.n; i++) if (argmax(logits, i * 10, 10) === ds.y[i]) correct++;

@@ -23,6 +23,7 @@ import type { CookResult } from '../../src/engine/cookSoup';
 import { SoupError } from '../../src/engine/errors';
 import { readNpz } from '../../src/engine/formats/npz';
 import { readOnnxModel } from '../../src/engine/formats/onnxModel';
+import { TEMP_MARKER } from '../../src/engine/soupOutput';
 import { encodeNpy, encodeZip } from './fuzz/builders';
 import { assertTypedError } from './fuzz/outcome';
 
@@ -179,10 +180,13 @@ describe('faults during a cook', function () {
       const left = (await fsp.readdir(out).catch(() => [] as string[])).filter((e) => !e.startsWith('.tmp-'));
       assert.deepEqual(left, [], 'no soup folder after a kill');
 
-      // A kill during the write leaves the temp folder of a dead process: make one, as it would be.
-      const stale = path.join(out, `.tmp-killed-${child.pid}`);
+      // A kill during the write leaves the marked temp folder of a dead process: make one, as it would be.
+      const cookId = '0123456789abcdef';
+      const stale = path.join(out, `.tmp-killed-${cookId}`);
       await fsp.mkdir(stale, { recursive: true });
       await fsp.writeFile(path.join(stale, 'soup.onnx'), (await fsp.readFile(path.join(ws, 'sweep-a02/model.onnx'))).subarray(0, 1000));
+      const pidNamespace = fs.readlinkSync('/proc/self/ns/pid');
+      await fsp.writeFile(path.join(stale, TEMP_MARKER), JSON.stringify({ tool: 'model-soups', cookId, host: os.hostname(), pidNamespace, pid: child.pid, createdAt: new Date().toISOString() }));
       const { dir, report } = await cook(ws, { name: 'killed', outDir: out });
       assert.equal(dir, path.join(out, 'killed'));
       assert.deepEqual(await fsp.readdir(out), ['killed'], 'the stale temp is gone');
@@ -203,13 +207,16 @@ describe('faults during a cook', function () {
       assert.deepEqual((await listAll(ws)).filter((p) => /soup\.onnx|report\.json|\.tmp-/.test(p)), []);
     });
 
-    it('an output folder that refuses new entries (chattr +i): WRITE_FAILED naming the soup folder, nothing written', async function () {
+    it('an output folder that refuses new entries (chattr +i): WRITE_FAILED naming it before the cook, nothing written', async function () {
       const ws = await smallZoo(fresh());
       const out = path.join(ws, 'out');
       await fsp.mkdir(out);
       if (spawnSync('chattr', ['+i', out]).status !== 0) this.skip();
       try {
-        await expectCookError(cook(ws, { outDir: out, name: 'blocked' }), ['WRITE_FAILED'], path.join(out, 'blocked'));
+        const phases: string[] = [];
+        const err = await expectCookError(cook(ws, { outDir: out, name: 'blocked', onProgress: (p) => phases.push(p.phase) }), ['WRITE_FAILED'], out);
+        assert.match(err.problem, /the output folder cannot be written \(EPERM\); nothing was cooked/);
+        assert.ok(!phases.includes('evaluate'), 'found before the evaluation');
         assert.deepEqual(await fsp.readdir(out), []);
       } finally {
         spawnSync('chattr', ['-i', out]);

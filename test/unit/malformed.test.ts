@@ -16,6 +16,7 @@ import { SoupError } from '../../src/engine/errors';
 import { loadDataset } from '../../src/engine/evaluate/dataset';
 import { parseNpy } from '../../src/engine/formats/npy';
 import { readNpz } from '../../src/engine/formats/npz';
+import { ReadBudget } from '../../src/engine/formats/readBudget';
 import { readOnnxModel } from '../../src/engine/formats/onnxModel';
 import { readSafetensors } from '../../src/engine/formats/safetensors';
 import { loadWeights } from '../../src/engine/soups/weights';
@@ -118,9 +119,11 @@ describe('malformed inputs: each reader names the file and the problem', () => {
         await expectSoupError(() => readNpz(f, ['x', 'y']), 'NPZ_INVALID', f, /absolute or parent path; refused/);
       }
     });
-    it('refuses an entry declaring more bytes than the limit, without inflating it', async () => {
-      const f = await write('d.npz', encodeZip([{ name: 'x.npy', data: x, deflate: true, declaredSize: 0xfffffff0 }, { name: 'y.npy', data: y }]));
-      await expectSoupError(() => readNpz(f, ['x', 'y'], 1 << 20), 'NPZ_INVALID', f, /declares 4294967280 bytes uncompressed, over the limit/);
+    it('refuses an entry declaring more bytes than the memory budget, before inflating it, and says how to raise it', async () => {
+      // 2 MiB of zeros deflate to a few KB: a declared size deflate can reach, over a 1 MiB budget.
+      const big = Buffer.concat([encodeNpy({ descr: '|u1', shape: [2 * 2 ** 20], data: new Uint8Array(0) }), Buffer.alloc(2 * 2 ** 20)]);
+      const f = await write('d.npz', encodeZip([{ name: 'x.npy', data: big, deflate: true }, { name: 'y.npy', data: y }]));
+      await expectSoupError(() => readNpz(f, ['x', 'y'], { budget: ReadBudget.ofMegabytes(1) }), 'TOO_LARGE', f, /archive member "x\.npy" \(\d+ bytes declared\) needs 2\.0 MiB.*budget of 1\.0 MiB; raise it with --max-dataset-mb/);
     });
     it('refuses a declared size that deflate cannot reach from the compressed bytes (a lie or a bomb)', async () => {
       const f = await write('d.npz', encodeZip([{ name: 'x.npy', data: x, deflate: true, declaredSize: 0xfffffff0 }, { name: 'y.npy', data: y }]));
@@ -187,7 +190,7 @@ describe('malformed inputs: each reader names the file and the problem', () => {
     it('reports a missing dataset file as FILE_NOT_FOUND and a folder as READ_FAILED', async () => {
       const missing = path.join(tmp, 'nope.npz');
       await expectSoupError(() => readNpz(missing, ['x']), 'FILE_NOT_FOUND', missing, /not found/);
-      await expectSoupError(() => readNpz(tmp, ['x']), 'READ_FAILED', tmp, /EISDIR/);
+      await expectSoupError(() => readNpz(tmp, ['x']), 'READ_FAILED', tmp, /is a folder, not a regular file/);
     });
     it('rejects datasets whose x and y disagree or have the wrong dtype', async () => {
       let f = await write('d.npz', encodeZip([{ name: 'x.npy', data: x }, { name: 'y.npy', data: encodeNpy({ descr: '<i8', shape: [3], data: new Uint8Array(24) }) }]));
@@ -497,7 +500,7 @@ describe('malformed inputs: each reader names the file and the problem', () => {
     it('reports a config that is a folder as READ_FAILED, not as bad JSON', async () => {
       const dir = path.join(tmp, `cfgdir${counter++}`);
       await fsp.mkdir(path.join(dir, 'modelsoups.json'), { recursive: true });
-      await expectSoupError(() => loadConfig(dir), 'READ_FAILED', path.join(dir, 'modelsoups.json'), /cannot read \(EISDIR\)/);
+      await expectSoupError(() => loadConfig(dir), 'READ_FAILED', path.join(dir, 'modelsoups.json'), /is a folder, not a regular file/);
     });
     it('reads the example config', () => {
       const cfg = loadConfig(ZOO);

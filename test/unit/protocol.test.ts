@@ -3,7 +3,8 @@ import type { SoupReport } from '../../src/engine/report';
 import { REPORT_SCHEMA } from '../../src/engine/report';
 import { assertNever } from '../../src/shared/assertNever';
 import { looksLikeReport } from '../../src/shared/validation';
-import { parseHostToWebview, parsePanelState, parseWebviewToHost, type HostToWebview, type WebviewToHost } from '../../src/shared/webviewProtocol';
+import { parseHostToWebview, parsePanelState, parseWebviewToHost, type HostToWebview, type SoupMethodView, type WebviewToHost } from '../../src/shared/webviewProtocol';
+import { findSoupMethod } from '../../src/engine/soups/catalogue';
 import { parseFromWorker, parseToWorker, type FromWorker, type ToWorker } from '../../src/shared/workerProtocol';
 
 function report(): SoupReport {
@@ -33,6 +34,9 @@ function report(): SoupReport {
 function overTheWire<T>(msg: T): unknown {
   return JSON.parse(JSON.stringify(msg));
 }
+
+// The method as the panel gets it.
+const GREEDY: SoupMethodView = { id: 'greedy', label: 'Greedy soup', produces: { ...findSoupMethod('greedy').produces } };
 
 describe('worker protocol', () => {
   const toWorker: ToWorker[] = [
@@ -97,7 +101,7 @@ describe('webview protocol', () => {
     { type: 'copyMembers' },
   ];
   const toWebview: HostToWebview[] = [
-    { type: 'init', soupDir: '/ws/.soups/greedy-1', methodLabel: 'Greedy soup', report: report() },
+    { type: 'init', soupDir: '/ws/.soups/greedy-1', method: GREEDY, report: report() },
     { type: 'loadError', soupDir: '/ws/.soups/x', message: 'no report.json in this soup folder' },
   ];
 
@@ -122,8 +126,14 @@ describe('webview protocol', () => {
     }
   });
 
+  it('passes on only the method fields the panel uses', () => {
+    const parsed = parseHostToWebview({ type: 'init', soupDir: '/x', method: findSoupMethod('uniform'), report: report() });
+    assert.ok(parsed.ok && parsed.message.type === 'init');
+    assert.deepEqual(parsed.message.method, { id: 'uniform', label: 'Uniform soup', produces: { steps: false, uniformSoup: true } });
+  });
+
   it('drops an init message without a usable report', () => {
-    assert.equal(parseHostToWebview({ type: 'init', soupDir: '/x', methodLabel: 'Greedy soup', report: { schema: 'x' } }).ok, false);
+    assert.equal(parseHostToWebview({ type: 'init', soupDir: '/x', method: GREEDY, report: { schema: 'x' } }).ok, false);
   });
 
   it('restores panel state only when it names a soup folder', () => {
@@ -188,7 +198,7 @@ describe('webview protocol: only the declared message types get through', () => 
 
   it('webview side drops every type it does not declare', () => {
     for (const type of [...oddTypes.filter((t) => !webviewAccepts.includes(t as string)), ...hostAccepts]) {
-      const r = parseHostToWebview({ type, soupDir: '/x', methodLabel: 'x', message: 'x', report: report() });
+      const r = parseHostToWebview({ type, soupDir: '/x', method: GREEDY, message: 'x', report: report() });
       assert.equal(r.ok, false, `type ${String(type)}`);
     }
   });
@@ -212,11 +222,14 @@ describe('webview protocol: only the declared message types get through', () => 
   });
 
   it('webview side drops init and loadError messages of the wrong shape', () => {
-    const good = { type: 'init', soupDir: '/x', methodLabel: 'Greedy soup', report: report() };
+    const good = { type: 'init', soupDir: '/x', method: GREEDY, report: report() };
     for (const raw of [
       { ...good, soupDir: 1 },
       { ...good, soupDir: undefined },
-      { ...good, methodLabel: null },
+      { ...good, method: null },
+      { ...good, method: 'Greedy soup' },
+      { ...good, method: { id: 'greedy', label: 'Greedy soup' } },
+      { ...good, method: { ...GREEDY, produces: { steps: 'yes', uniformSoup: false } } },
       { ...good, report: undefined },
       { ...good, report: [] },
       { ...good, report: { ...report(), soup: { members: 'a', metrics: {} } } },

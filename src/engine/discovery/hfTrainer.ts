@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { HParamValue, RunRecord } from './runRecord';
 import {
   MODEL_FILE, checkAccuracy, checkAccuracyValue, finishRecord, isRecord, isScalar, joinId, listRunFolder,
-  normaliseHParams, presentFiles, readJsonFile,
+  normaliseHParams, presentFiles, readRunJson,
 } from './plainRun';
 import type { ReadResult, RunFolder, Score } from './plainRun';
 
@@ -72,7 +72,7 @@ const HF_KNOWN_ARGS = new Set([
 export async function isHfTrainerRun(folder: RunFolder): Promise<boolean> {
   if (folder.files.has(MODEL_FILE) && HF_MARKERS.some((m) => folder.files.has(m))) return true;
   for (const name of checkpointDirs(folder)) {
-    const sub = await listRunFolder(folder.root, path.join(folder.dir, name));
+    const sub = await listRunFolder(folder.root, path.join(folder.dir, name), folder.policy);
     if (sub?.files.has(MODEL_FILE)) return true;
   }
   return false;
@@ -130,13 +130,13 @@ async function chooseCheckpoint(folder: RunFolder, json: JsonCache): Promise<Che
     ? lastPathSegment(state.value.best_model_checkpoint)
     : undefined;
   if (best !== undefined && names.includes(best)) {
-    const sub = await listRunFolder(folder.root, path.join(folder.dir, best));
+    const sub = await listRunFolder(folder.root, path.join(folder.dir, best), folder.policy);
     if (sub?.files.has(MODEL_FILE)) return { name: best, step: stepOf(best), folder: sub, isBest: true };
   }
   if (folder.files.has(MODEL_FILE)) return undefined;
   // No final export: the latest checkpoint is the trainer's last state.
   for (const name of names.sort((a, b) => stepOf(b) - stepOf(a))) {
-    const sub = await listRunFolder(folder.root, path.join(folder.dir, name));
+    const sub = await listRunFolder(folder.root, path.join(folder.dir, name), folder.policy);
     if (sub?.files.has(MODEL_FILE)) return { name, step: stepOf(name), folder: sub, isBest: false };
   }
   return undefined;
@@ -235,7 +235,7 @@ class JsonCache {
     if (!this.folder.files.has(name)) return Promise.resolve(undefined);
     let pending = this.cache.get(name);
     if (!pending) {
-      pending = readJsonFile(path.join(this.folder.dir, name), joinId(this.folder.id, name));
+      pending = readRunJson(this.folder, name);
       this.cache.set(name, pending);
     }
     return pending;

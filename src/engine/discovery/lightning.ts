@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { parseDocument } from 'yaml';
 import type { HParamValue, RunRecord } from './runRecord';
 import {
-  MODEL_FILE, checkAccuracyValue, finishRecord, isRecord, joinId, normaliseHParams, presentFiles, readTextFile,
+  MODEL_FILE, checkAccuracyValue, finishRecord, isRecord, joinId, normaliseHParams, presentFiles, readRunText,
 } from './plainRun';
 import type { ReadRunOptions, RunFolder, Score } from './plainRun';
 
@@ -39,7 +39,7 @@ export async function readLightningRun(folder: RunFolder, options: ReadRunOption
   let score: Score;
   if (folder.files.has(LIGHTNING_METRICS_FILE)) {
     const rel = joinId(folder.id, LIGHTNING_METRICS_FILE);
-    const text = await readTextFile(path.join(folder.dir, LIGHTNING_METRICS_FILE), rel);
+    const text = await readRunText(folder, LIGHTNING_METRICS_FILE);
     score = text.ok ? scoreMetricsCsv(text.value, rel, options.metric) : text;
   } else {
     score = { ok: false, reason: `${joinId(folder.id, '')}: no metrics file (${LIGHTNING_METRICS_FILE})` };
@@ -64,7 +64,9 @@ export function scoreMetricsCsv(text: string, rel: string, metric?: string): Sco
   const candidates = metric ? [metric] : [...DEFAULT_LIGHTNING_METRICS];
   const field = candidates.find((name) => header.includes(name));
   if (field === undefined) {
-    return { ok: false, reason: `${rel}: no column ${candidates.join(' or ')} (columns: ${header.join(', ')})` };
+    // Column names are file content: listed only when they look like metric names.
+    const names = header.length <= 40 && header.every((h) => /^[\w./-]{1,64}$/.test(h)) ? `columns: ${header.join(', ')}` : `${header.length} columns`;
+    return { ok: false, reason: `${rel}: no column ${candidates.join(' or ')} (${names})` };
   }
   const col = header.indexOf(field);
   const epochCol = header.indexOf('epoch');
@@ -150,7 +152,7 @@ export function parseCsv(text: string): string[][] {
  */
 async function readHParamsYaml(folder: RunFolder): Promise<{ hparams: Record<string, HParamValue>; warning?: string }> {
   const rel = joinId(folder.id, LIGHTNING_HPARAMS_FILE);
-  const text = await readTextFile(path.join(folder.dir, LIGHTNING_HPARAMS_FILE), rel);
+  const text = await readRunText(folder, LIGHTNING_HPARAMS_FILE);
   if (!text.ok) return { hparams: {}, warning: text.reason };
   const parsed = parseHParamsYaml(text.value);
   return parsed ? { hparams: parsed } : { hparams: {}, warning: `${rel}: not a safe YAML mapping (invalid YAML, duplicate keys or too many aliases); hyperparameters not read` };

@@ -9,7 +9,12 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { SoupError } from '../errors';
+import { openRegularFile } from '../formats/readInput';
+import { jsonSyntaxProblem } from '../untrustedJson';
+import { isInside, LinkPolicy } from './linkPolicy';
 import type { HParamValue, MetricsSource, RunLayout, RunRecord } from './runRecord';
+import { isRecord } from '../../shared/validation';
 
 /** The file that makes a folder a run in every layout. */
 export const MODEL_FILE = 'model.onnx';
@@ -33,6 +38,10 @@ export interface RunFolder {
   files: ReadonlySet<string>;
   /** Names of the sub-folders (symlinks to folders included). */
   dirs: ReadonlySet<string>;
+  /** Real path of the folder: metadata files are read only when they resolve inside it. */
+  realDir: string;
+  /** The scan's confinement (links followed only inside the workspace or allowed roots). */
+  policy: LinkPolicy;
 }
 
 /** Options every layout reader takes. */
@@ -64,7 +73,7 @@ export async function readPlainRun(folder: RunFolder): Promise<RunRecord> {
     score = { ok: false, reason: `${joinId(folder.id, '')}: no metrics file` };
   } else {
     const rel = joinId(folder.id, PLAIN_METRICS_FILE);
-    const json = await readJsonFile(path.join(folder.dir, PLAIN_METRICS_FILE), rel);
+    const json = await readRunJson(folder, PLAIN_METRICS_FILE);
     if (!json.ok) {
       score = json;
     } else if (!isRecord(json.value)) {
@@ -77,27 +86,56 @@ export async function readPlainRun(folder: RunFolder): Promise<RunRecord> {
   return finishRecord({ folder, layout: 'plain', modelPath, files, hparams, score });
 }
 
-/** Lists a folder for the detectors; `undefined` when it cannot be read. */
-export async function listRunFolder(root: string, dir: string): Promise<RunFolder | undefined> {
+/**
+ * Lists a folder for the detectors; `undefined` when it cannot be listed (reported to the
+ * policy with the reason). Symlinks count only when their target stays inside the workspace or
+ * an allowed root (see {@link LinkPolicy}); the others, and sub-folders whose names are not
+ * valid UTF-8, are reported as skipped.
+ */
+export async function listRunFolder(root: string, dir: string, policy?: LinkPolicy): Promise<RunFolder | undefined> {
+  const scope = policy ?? (await LinkPolicy.create(root));
+  const id = toPosixRelative(root, dir);
   let entries;
   try {
-    entries = await fsp.readdir(dir, { withFileTypes: true });
-  } catch {
+    // Names as bytes: a name that is not UTF-8 would otherwise be decoded into another name.
+    entries = await fsp.readdir(dir, { withFileTypes: true, encoding: 'buffer' });
+  } catch (err) {
+    scope.skip(joinId(id, ''), `cannot be listed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     return undefined;
   }
+  const realDir = await fsp.realpath(dir).catch(() => path.resolve(dir));
   const files = new Set<string>();
   const dirs = new Set<string>();
   for (const entry of entries) {
-    if (entry.isFile()) files.add(entry.name);
-    else if (entry.isDirectory()) dirs.add(entry.name);
+    const raw = entry.name as unknown as Buffer;
+    const name = raw.toString('utf8');
+    // Invalid bytes decode to U+FFFD; only then is the (rarer) byte comparison needed.
+    if (name.includes('\uFFFD') && !Buffer.from(name, 'utf8').equals(raw)) {
+      if (entry.isDirectory() || entry.isSymbolicLink()) scope.skip(joinId(id, escapeBytes(raw)), 'the name is not valid UTF-8; rename it to scan it');
+      continue;
+    }
+    if (entry.isFile()) files.add(name);
+    else if (entry.isDirectory()) dirs.add(name);
     else if (entry.isSymbolicLink()) {
       // Only a stat says what a link points at; broken links are neither.
-      const target = await fsp.stat(path.join(dir, entry.name)).catch(() => undefined);
-      if (target?.isFile()) files.add(entry.name);
-      else if (target?.isDirectory()) dirs.add(entry.name);
+      const abs = path.join(dir, name);
+      const real = await fsp.realpath(abs).catch(() => undefined);
+      if (real === undefined) continue;
+      if (!scope.mayFollow(real)) {
+        scope.skip(joinId(id, name), scope.refusal(real));
+        continue;
+      }
+      const target = await fsp.stat(real).catch(() => undefined);
+      if (target?.isFile()) files.add(name);
+      else if (target?.isDirectory()) dirs.add(name);
     }
   }
-  return { root, dir, id: toPosixRelative(root, dir), files, dirs };
+  return { root, dir, id, files, dirs, realDir, policy: scope };
+}
+
+/** A file name's bytes with every non-ASCII or control byte as `\xNN`. */
+function escapeBytes(raw: Buffer): string {
+  return [...raw].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
 }
 
 /** Workspace-relative POSIX path of `abs` ('' for the root). */
@@ -116,16 +154,24 @@ export function presentFiles(folder: RunFolder, names: readonly string[]): strin
   return names.filter((n) => folder.files.has(n)).map((n) => path.join(folder.dir, n));
 }
 
-/** Reads a small text file; `rel` (workspace-relative) names it in the reason. */
+/**
+ * Reads a small text file; `rel` (workspace-relative) names it in the reason. Regular files
+ * only (a FIFO or a device is refused without blocking); the reason names the path, the size
+ * or the kind of problem, never the content.
+ */
 export async function readTextFile(abs: string, rel: string): Promise<ReadResult<string>> {
   try {
-    const stat = await fsp.stat(abs);
-    if (!stat.isFile()) return { ok: false, reason: `${rel}: not a file` };
-    if (stat.size > MAX_TEXT_FILE_BYTES) {
-      return { ok: false, reason: `${rel}: ${stat.size} bytes is too large for a metrics file (limit ${MAX_TEXT_FILE_BYTES})` };
+    const { fh, size } = await openRegularFile(abs);
+    try {
+      if (size > MAX_TEXT_FILE_BYTES) {
+        return { ok: false, reason: `${rel}: ${size} bytes is too large for a metrics file (limit ${MAX_TEXT_FILE_BYTES})` };
+      }
+      return { ok: true, value: await fh.readFile('utf8') };
+    } finally {
+      await fh.close();
     }
-    return { ok: true, value: await fsp.readFile(abs, 'utf8') };
   } catch (err) {
+    if (err instanceof SoupError) return { ok: false, reason: `${rel}: ${err.problem}` };
     return { ok: false, reason: `${rel}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` };
   }
 }
@@ -137,8 +183,36 @@ export async function readJsonFile(abs: string, rel: string): Promise<ReadResult
   try {
     return { ok: true, value: parsePythonJson(text.value) };
   } catch (err) {
-    return { ok: false, reason: `${rel}: not valid JSON (${(err as Error).message})` };
+    return { ok: false, reason: `${rel}: ${jsonSyntaxProblem(err)}` };
   }
+}
+
+/**
+ * Reads metadata file `name` of a run folder, only when it resolves inside that folder or under
+ * an allowed root: a `training_args.json` or `metrics.json` that links elsewhere (a credentials
+ * file, /etc/shadow) is not read, so its content cannot reach the report.
+ */
+export async function readRunText(folder: RunFolder, name: string): Promise<ReadResult<string>> {
+  const rel = joinId(folder.id, name);
+  const real = await confinedPath(folder, name);
+  if (!real.ok) return real;
+  return readTextFile(real.value, rel);
+}
+
+/** {@link readRunText} for JSON (see {@link readJsonFile}). */
+export async function readRunJson(folder: RunFolder, name: string): Promise<ReadResult<unknown>> {
+  const rel = joinId(folder.id, name);
+  const real = await confinedPath(folder, name);
+  if (!real.ok) return real;
+  return readJsonFile(real.value, rel);
+}
+
+async function confinedPath(folder: RunFolder, name: string): Promise<ReadResult<string>> {
+  const rel = joinId(folder.id, name);
+  const real = await fsp.realpath(path.join(folder.dir, name)).catch((err: NodeJS.ErrnoException) => err);
+  if (real instanceof Error) return { ok: false, reason: `${rel}: cannot be read (${real.code ?? real.message})` };
+  if (isInside(real, folder.realDir) || folder.policy.inAllowedRoot(real)) return { ok: true, value: real };
+  return { ok: false, reason: `${rel}: links outside the run folder (${LinkPolicy.isForbidden(real) ? 'into a system folder' : 'not under an allowed root'}); not read` };
 }
 
 // Python's json module writes NaN, Infinity and -Infinity bare; JSON.parse rejects them. Outside
@@ -207,7 +281,10 @@ export function checkAccuracyValue(value: unknown, rel: string, field: string, l
     if (value < 0 || value > 1) return fail(`is ${value}, expected a fraction in [0, 1]`);
     return { ok: true, value, source: { file: rel, field } };
   }
-  if (typeof value === 'string') return fail(`is a string (${JSON.stringify(value)}), expected a number in [0, 1]`);
+  if (typeof value === 'string') {
+    // A short word ("high", "NaN", "87%") is quoted; longer text is file content and is not echoed.
+    return fail(`is a string${/^[\w.+\-% ]{1,16}$/.test(value) ? ` (${JSON.stringify(value)})` : ` of ${value.length} characters`}, expected a number in [0, 1]`);
+  }
   if (value === null) return fail('is null, expected a number in [0, 1]');
   return fail(`is ${Array.isArray(value) ? 'an array' : typeof value}, expected a number in [0, 1]`);
 }
@@ -272,10 +349,8 @@ export function isScalar(value: unknown): boolean {
   return typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean';
 }
 
-/** A plain object (not null, not an array). */
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+// The layout readers import it from here with the other run-folder helpers.
+export { isRecord };
 
 /** What {@link finishRecord} needs to build a {@link RunRecord}. */
 export interface RecordParts {

@@ -11,6 +11,8 @@ import { isHfTrainerRun, readHfTrainerRun } from './hfTrainer';
 import { isLightningRun, readLightningRun } from './lightning';
 import { MODEL_FILE, isPlainRun, listRunFolder, readPlainRun, toPosixRelative } from './plainRun';
 import type { RunFolder } from './plainRun';
+import { LinkPolicy } from './linkPolicy';
+import type { SkippedPath } from './linkPolicy';
 import type { RunRecord } from './runRecord';
 
 /** Folder names never descended into, besides hidden ones. */
@@ -39,6 +41,10 @@ export interface ScanOptions {
   onProgress?: (foldersSeen: number) => void;
   /** Cap on directory entries examined (default {@link DEFAULT_MAX_FILES}); past it the scan throws. */
   maxFiles?: number;
+  /** Absolute folders outside the workspace that symlinks may lead into (see {@link LinkPolicy}). */
+  allowedRoots?: readonly string[];
+  /** Told about every folder or link the scan did not enter, with the reason. */
+  onSkipped?: (skipped: SkippedPath) => void;
 }
 
 /**
@@ -47,7 +53,10 @@ export interface ScanOptions {
  * into a run folder (an HF run resolves its own `checkpoint-N/` folders). Skipped: hidden
  * folders, `node_modules`, `__pycache__`, the output folder, folders matching `exclude`, runs
  * whose model file matches `exclude`, and any folder already visited through another path
- * (symlinks are followed once, so loops end).
+ * (symlinks are followed once, so loops end). Symlinks are followed only when their target
+ * stays inside the workspace or under `allowedRoots`, never into /proc, /sys or /dev; links not
+ * followed, folders that cannot be listed and folders whose names are not UTF-8 are reported to
+ * `onSkipped`.
  *
  * Every folder with a `model.onnx` is reported, including a pretrained/reference model (as a
  * plain `unscored` run when it has no metrics): callers exclude the configured pretrained model.
@@ -66,6 +75,7 @@ export async function scanRuns(root: string, options: ScanOptions = {}): Promise
   const rootReal = await fsp.realpath(absRoot).catch((err: unknown) => {
     throw new SoupError('READ_FAILED', `cannot read the workspace folder (${errorMessage(err)})`, absRoot);
   });
+  const policy = await LinkPolicy.create(rootReal, options.allowedRoots, options.onSkipped);
   const visited = new Set<string>([rootReal]);
   const runs: RunRecord[] = [];
   // Depth-first with an explicit stack: no recursion depth limit on deep trees.
@@ -76,7 +86,7 @@ export async function scanRuns(root: string, options: ScanOptions = {}): Promise
   while (stack.length > 0) {
     throwIfAborted(options.signal);
     const dir = stack.pop() as string;
-    const folder = await listRunFolder(absRoot, dir);
+    const folder = await listRunFolder(absRoot, dir, policy);
     foldersSeen++;
     if (folder === undefined) {
       if (dir === absRoot) throw new SoupError('READ_FAILED', 'cannot list the workspace folder', absRoot);

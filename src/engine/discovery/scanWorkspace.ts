@@ -4,6 +4,7 @@ import { resolveInWorkspace } from '../config';
 import { SoupError } from '../errors';
 import type { OnnxModelInfo } from '../formats/onnxModel';
 import { firstArchitectureDifference, readOnnxModel } from '../formats/onnxModel';
+import type { SkippedPath } from './linkPolicy';
 import type { RunRecord } from './runRecord';
 import { scanRuns } from './scanRuns';
 import type { ArchitectureGroup, WorkspaceScan } from './workspaceScan';
@@ -29,7 +30,10 @@ export async function scanWorkspace(workspace: string, config: SoupConfig, opts:
 /** {@link scanWorkspace}, keeping the parsed models. */
 export async function inspectWorkspace(workspace: string, config: SoupConfig, opts: { signal?: AbortSignal } = {}): Promise<InspectedWorkspace> {
   const root = path.resolve(workspace);
+  const skipped: SkippedPath[] = [];
   const found = await scanRuns(root, {
+    allowedRoots: config.allowedRoots,
+    onSkipped: (s) => skipped.push(s),
     include: config.include,
     exclude: config.exclude,
     outputDir: config.output,
@@ -51,18 +55,7 @@ export async function inspectWorkspace(workspace: string, config: SoupConfig, op
       markUnreadable(run, err instanceof SoupError ? err.problem : String(err));
     }
   }
-  const groups = groupRuns(runs, models);
-  const primary = pickPrimary(groups, runs);
-  if (primary) {
-    const ref = runs.find((r) => r.id === primary.runIds[0]);
-    const refModel = ref && models.get(ref.id);
-    for (const run of runs) {
-      const m = models.get(run.id);
-      if (!m || !refModel || run.architecture === primary.key || run.status === 'unreadable') continue;
-      run.status = 'incompatible';
-      run.reason = `architecture differs from ${ref.id}: ${firstArchitectureDifference(m.architecture, refModel.architecture)}`;
-    }
-  }
+  const { groups, primary } = regroup(runs, models);
   runs.sort(byHeldout);
   let pretrained: WorkspaceScan['pretrained'];
   let pretrainedModel: OnnxModelInfo | undefined;
@@ -75,7 +68,55 @@ export async function inspectWorkspace(workspace: string, config: SoupConfig, op
       pretrained.reason = err instanceof SoupError ? err.message : String(err);
     }
   }
-  return { scan: { workspace: root, runs, groups, primaryGroup: primary?.key, pretrained }, models, pretrainedModel };
+  return { scan: { workspace: root, runs, groups, primaryGroup: primary?.key, pretrained, skipped }, models, pretrainedModel };
+}
+
+// Status and reason of each run before grouping, so a regroup can undo an `incompatible`.
+const beforeGrouping = new WeakMap<RunRecord, Pick<RunRecord, 'status' | 'reason'>>();
+
+/**
+ * Groups the readable runs by architecture, picks the primary group and marks runs outside it
+ * `incompatible` with the first difference named (runs of other groups get their own status
+ * back when the primary group changes).
+ */
+function regroup(runs: RunRecord[], models: Map<string, OnnxModelInfo>): { groups: ArchitectureGroup[]; primary?: ArchitectureGroup } {
+  for (const run of runs) {
+    const base = beforeGrouping.get(run);
+    if (base && run.status === 'incompatible') Object.assign(run, base);
+    else beforeGrouping.set(run, { status: run.status, reason: run.reason });
+  }
+  const groups = groupRuns(runs, models);
+  const primary = pickPrimary(groups, runs);
+  if (primary) {
+    const ref = runs.find((r) => r.id === primary.runIds[0]);
+    const refModel = ref && models.get(ref.id);
+    for (const run of runs) {
+      const m = models.get(run.id);
+      if (!m || !refModel || run.architecture === primary.key || run.status === 'unreadable') continue;
+      run.status = 'incompatible';
+      run.reason = `architecture differs from ${ref.id}: ${firstArchitectureDifference(m.architecture, refModel.architecture)}`;
+    }
+  }
+  return { groups, primary };
+}
+
+/**
+ * Marks every run of `runId`'s architecture `unreadable` with `reason` (e.g. onnxruntime cannot
+ * load the graph the scan could parse) and regroups, so the cook can go on with the others.
+ */
+export function markArchitectureUnreadable(inspected: InspectedWorkspace, runId: string, reason: string): void {
+  const { scan, models } = inspected;
+  const key = scan.runs.find((r) => r.id === runId)?.architecture;
+  for (const run of scan.runs) {
+    if (run.id === runId || (key !== undefined && run.architecture === key && run.status !== 'unreadable')) {
+      markUnreadable(run, reason);
+      beforeGrouping.set(run, { status: run.status, reason });
+    }
+  }
+  const { groups, primary } = regroup(scan.runs, models);
+  scan.groups = groups;
+  scan.primaryGroup = primary?.key;
+  scan.runs.sort(byHeldout);
 }
 
 /** Held-out accuracy descending, unscored last, ties by id ascending (the paper's sort). */

@@ -1,3 +1,4 @@
+import type { SkippedPath } from './linkPolicy';
 import type { RunRecord } from './runRecord';
 
 /** A set of runs whose models share one architecture (weights' names, shapes, dtypes and graph). */
@@ -20,4 +21,6 @@ export interface WorkspaceScan {
   groups: ArchitectureGroup[];
   /** The configured pretrained/reference model, shown apart, never an ingredient. */
   pretrained?: { path: string; id: string; architecture?: string; reason?: string };
+  /** Folders and links the scan did not enter (links leaving the workspace, unlistable folders, non-UTF-8 names), with the reason. */
+  skipped?: SkippedPath[];
 }

@@ -6,6 +6,7 @@ import type { OnnxModelInfo, OnnxValue } from '../formats/onnxModel';
 import { dataTypeName, OnnxDataType } from '../formats/onnxSchema';
 import type { WeightSet } from '../soups/weights';
 import type { Dataset } from './dataset';
+import { datasetBatch } from './dataset';
 import type { ExampleStats } from './exampleStats';
 import { allocExampleStats, fillExampleStats } from './exampleStats';
 import { buildSessionModel } from './sessionModel';
@@ -36,6 +37,10 @@ export interface PassResult {
 // Loaded lazily: only the background worker and the CLI evaluate, never the extension host.
 let ort: typeof ortTypes | undefined;
 function onnxruntime(): typeof ortTypes {
+  // onnxruntime 1.30 starts Microsoft telemetry (1DS) with every environment, which leaves an
+  // empty /tmp/mat-debug-<pid>.log per process; this variable (read when the environment is
+  // created) turns it off. A user's own setting wins.
+  process.env.ORT_DISABLE_TELEMETRY ??= '1';
   ort ??= require('onnxruntime-node') as typeof ortTypes;
   return ort;
 }
@@ -124,14 +129,13 @@ export class Evaluator {
     this.model.weights.forEach((w, i) => {
       feeds[w.name] = new ortm.Tensor(w.dataType === OnnxDataType.DOUBLE ? 'float64' : 'float32', weights[i], w.dims);
     });
-    const perExample = ds.xShape.slice(1).reduce((a, b) => a * b, 1);
     let correct = 0;
     let logits: Float32Array | undefined;
     const stats = opts.stats ? allocExampleStats(ds.n) : undefined;
     for (let start = 0; start < ds.n; start += this.batchSize) {
       if (opts.signal?.aborted) throw new SoupError('CANCELLED', 'cancelled');
       const b = Math.min(this.batchSize, ds.n - start);
-      feeds[this.inputName] = new ortm.Tensor('float32', ds.x.subarray(start * perExample, (start + b) * perExample), [b, ...ds.xShape.slice(1)]);
+      feeds[this.inputName] = new ortm.Tensor('float32', datasetBatch(ds, start, b), [b, ...ds.xShape.slice(1)]);
       let result: ortTypes.InferenceSession.OnnxValueMapType;
       try {
         result = await this.session.run(feeds, [this.outputName]);

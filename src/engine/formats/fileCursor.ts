@@ -1,4 +1,5 @@
-import { promises as fsp } from 'node:fs';
+import type { promises as fsp } from 'node:fs';
+import { openRegularFile } from './readInput';
 
 const CHUNK = 1 << 16;
 
@@ -17,10 +18,10 @@ export class FileCursor {
     readonly size: number,
   ) {}
 
+  /** Opens a regular file (a FIFO or a device is refused without blocking: READ_FAILED). */
   static async open(file: string): Promise<FileCursor> {
-    const fh = await fsp.open(file, 'r');
-    const st = await fh.stat();
-    return new FileCursor(fh, st.size);
+    const { fh, size } = await openRegularFile(file);
+    return new FileCursor(fh, size);
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,5 @@
 import { SoupError } from '../errors';
+import { clipText } from '../safeText';
 
 /** Element types the engine reads from `.npy` arrays. */
 export type NpyDtype = 'f4' | 'f8' | 'f2' | 'u1' | 'i1' | 'i2' | 'i4' | 'i8' | 'u2' | 'u4' | 'b1';
@@ -45,11 +46,13 @@ export function parseNpy(buf: Uint8Array, source: string): NpyArray {
   const fortran = /['"]fortran_order['"]\s*:\s*(True|False)/.exec(header)?.[1];
   const shapeText = /['"]shape['"]\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
   if (descr === undefined || fortran === undefined || shapeText === undefined) {
-    return fail(`malformed .npy header ${JSON.stringify(header.trim().slice(0, 120))}`);
+    // The header is file content: name what is missing, never quote it.
+    const missing = [descr === undefined && 'descr', fortran === undefined && 'fortran_order', shapeText === undefined && 'shape'].filter(Boolean);
+    return fail(`malformed .npy header of ${headerLen} bytes (no valid ${missing.join(', ')})`);
   }
   if (fortran === 'True') fail('Fortran-order arrays are not supported; save with np.ascontiguousarray');
   const m = /^([<>|=])([a-z])(\d+)$/.exec(descr);
-  if (!m) return fail(`unsupported dtype "${descr}"`);
+  if (!m) return fail(`unsupported dtype "${clipText(descr, 16)}"`);
   const [, order, kind, sizeText] = m;
   const dtype = `${kind}${sizeText}` as NpyDtype;
   if (!(dtype in ITEM_SIZE)) fail(`unsupported dtype "${descr}" (supported: float16/32/64, int8-64, uint8-32, bool)`);
@@ -58,7 +61,7 @@ export function parseNpy(buf: Uint8Array, source: string): NpyArray {
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '')
-    .map((s) => (/^\d+$/.test(s) ? Number(s) : fail(`malformed shape (${shapeText})`)));
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : fail(`malformed shape (${clipText(shapeText, 40)})`)));
   const numel = shape.reduce((a, b) => a * b, 1);
   const need = numel * ITEM_SIZE[dtype];
   const dataStart = headerStart + headerLen;
@@ -68,7 +71,3 @@ export function parseNpy(buf: Uint8Array, source: string): NpyArray {
   return { dtype, shape, data: buf.subarray(dataStart, dataStart + need) };
 }
 
-/** Bytes per element of a dtype. */
-export function npyItemSize(dtype: NpyDtype): number {
-  return ITEM_SIZE[dtype];
-}

@@ -1,10 +1,20 @@
 import { readInputFile } from './readInput';
 import * as zlib from 'node:zlib';
-import { SoupError } from '../errors';
+import { SoupError, throwIfAborted } from '../errors';
 import { parseNpy, type NpyArray } from './npy';
+import { DEFAULT_MAX_DATASET_MB, ReadBudget } from './readBudget';
+import { clipText } from '../safeText';
 
-/** Refuse archives that would inflate beyond this (zip bombs). */
-export const MAX_NPZ_ENTRY_BYTES = 4 * 1024 ** 3 - 1;
+/** Options for {@link readNpz}. */
+export interface ReadNpzOptions {
+  /** Memory budget for the file and its inflated members (default {@link DEFAULT_MAX_DATASET_MB} MiB). */
+  budget?: ReadBudget;
+  /** Checked between read and inflate chunks. */
+  signal?: AbortSignal;
+}
+
+// Compressed bytes handed to zlib at a time: bounds the work between two cancellation checks.
+const INFLATE_SLICE = 1 << 20;
 
 // Deflate cannot expand by more than about 1032:1 (258-byte matches coded in 2 bits): an entry
 // declaring more than that is corrupt or a bomb, and is refused before inflating anything.
@@ -15,19 +25,22 @@ const MAX_DEFLATE_RATIO = 1032;
  * written by `np.savez` / `np.savez_compressed`). Entries are looked up as `<name>.npy`.
  * Throws SoupError NPZ_INVALID for a broken zip, a missing entry, an entry name with `..` or an
  * absolute path, an unsupported compression, an entry that inflates beyond its declared size
- * or `maxEntryBytes` or declares more than deflate can produce from its compressed bytes, or a
- * CRC-32 mismatch; NPY_INVALID for a bad array inside.
+ * or declares more than deflate can produce from its compressed bytes, or a CRC-32 mismatch;
+ * TOO_LARGE when the file or a member's declared size does not fit the budget (checked before
+ * allocating; inflating stops at the declared size); NPY_INVALID for a bad array inside.
  */
-export async function readNpz(file: string, names: string[], maxEntryBytes = MAX_NPZ_ENTRY_BYTES): Promise<Record<string, NpyArray>> {
-  const buf = await readInputFile(file, 'dataset file');
+export async function readNpz(file: string, names: string[], opts: ReadNpzOptions = {}): Promise<Record<string, NpyArray>> {
+  const budget = opts.budget ?? ReadBudget.ofMegabytes(DEFAULT_MAX_DATASET_MB);
+  const buf = await readInputFile(file, 'dataset file', { budget, signal: opts.signal });
   const entries = listZip(buf, file);
   const out: Record<string, NpyArray> = {};
   for (const name of names) {
     const entry = entries.get(`${name}.npy`);
     if (!entry) {
-      throw new SoupError('NPZ_INVALID', `no array "${name}" in the archive (found: ${[...entries.keys()].join(', ') || 'nothing'})`, file);
+      const found = [...entries.keys()].map((n) => clipText(n)).join(', ');
+      throw new SoupError('NPZ_INVALID', `no array "${name}" in the archive (found: ${found || 'nothing'})`, file);
     }
-    out[name] = parseNpy(extract(buf, entry, file, maxEntryBytes), `${file} [${name}.npy]`);
+    out[name] = parseNpy(await extract(buf, entry, file, budget, opts.signal), `${file} [${name}.npy]`);
   }
   return out;
 }
@@ -99,7 +112,7 @@ function listZip(buf: Buffer, file: string): Map<string, ZipEntry> {
       e += 4 + len;
     }
     if (name.startsWith('/') || name.startsWith('\\') || /^[a-zA-Z]:/.test(name) || name.split(/[\\/]/).includes('..')) {
-      fail(`entry "${name}" has an absolute or parent path; refused`);
+      fail(`entry "${clipText(name)}" has an absolute or parent path; refused`);
     }
     if (size === 0xffffffff || compressedSize === 0xffffffff || localOffset === 0xffffffff) {
       fail(`entry "${name}": Zip64 sizes missing from its extra field (corrupt central directory)`);
@@ -110,18 +123,17 @@ function listZip(buf: Buffer, file: string): Map<string, ZipEntry> {
   return entries;
 }
 
-function extract(buf: Buffer, entry: ZipEntry, file: string, maxEntryBytes: number): Uint8Array {
+async function extract(buf: Buffer, entry: ZipEntry, file: string, budget: ReadBudget, signal: AbortSignal | undefined): Promise<Uint8Array> {
   const fail = (problem: string): never => {
-    throw new SoupError('NPZ_INVALID', `entry "${entry.name}": ${problem}`, file);
+    throw new SoupError('NPZ_INVALID', `entry "${clipText(entry.name)}": ${problem}`, file);
   };
   const p = entry.localOffset;
   if (p + 30 > buf.length || buf.readUInt32LE(p) !== 0x04034b50) fail('local header missing (corrupt archive)');
   const start = p + 30 + buf.readUInt16LE(p + 26) + buf.readUInt16LE(p + 28);
   const end = start + entry.compressedSize;
   if (end > buf.length) fail('data runs past the end of the file (truncated?)');
-  if (entry.size > maxEntryBytes) fail(`declares ${entry.size} bytes uncompressed, over the limit of ${maxEntryBytes}`);
   const raw = buf.subarray(start, end);
-  let out: Buffer;
+  let out: Uint8Array;
   if (entry.method === 0) {
     if (entry.compressedSize !== entry.size) fail('stored entry sizes disagree');
     out = raw;
@@ -129,13 +141,10 @@ function extract(buf: Buffer, entry: ZipEntry, file: string, maxEntryBytes: numb
     if (entry.size > entry.compressedSize * MAX_DEFLATE_RATIO + 1024) {
       fail(`declares ${entry.size} bytes uncompressed from ${entry.compressedSize} compressed, more than deflate can produce; refused`);
     }
-    try {
-      // Bound the output by the declared size: an entry that inflates further is a bomb or corrupt.
-      out = zlib.inflateRawSync(raw, { maxOutputLength: Math.max(entry.size, 1) });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      return fail(code === 'ERR_BUFFER_TOO_LARGE' ? `inflates beyond its declared ${entry.size} bytes; refused` : `cannot inflate (${(err as Error).message})`);
-    }
+    budget.reserve(entry.size, `archive member "${clipText(entry.name)}" (${entry.size} bytes declared)`, file);
+    const inflated = await inflateBounded(raw, entry.size, signal);
+    if (typeof inflated === 'string') return fail(inflated);
+    out = inflated;
     if (out.length !== entry.size) fail(`inflated to ${out.length} bytes, declared ${entry.size}`);
   } else {
     return fail(`unsupported compression method ${entry.method} (only stored and deflate)`);
@@ -143,6 +152,50 @@ function extract(buf: Buffer, entry: ZipEntry, file: string, maxEntryBytes: numb
   const crc = crc32(out);
   if (crc !== entry.crc) fail(`CRC-32 mismatch (computed ${hex(crc)}, archive says ${hex(entry.crc)}): the data is corrupt`);
   return out;
+}
+
+/**
+ * Inflates raw deflate data into a buffer of exactly the declared size, in slices, checking
+ * `signal` between them. Output past the declared size stops the inflation at once (a bomb or
+ * a corrupt entry). Returns the bytes, or the problem as text.
+ */
+async function inflateBounded(raw: Uint8Array, declared: number, signal: AbortSignal | undefined): Promise<Uint8Array | string> {
+  const out = Buffer.allocUnsafe(declared);
+  let filled = 0;
+  let problem: string | undefined;
+  const inflater = zlib.createInflateRaw();
+  const finished = new Promise<void>((resolve) => {
+    inflater.on('data', (chunk: Buffer) => {
+      if (problem !== undefined) return;
+      if (filled + chunk.length > declared) {
+        problem = `inflates beyond its declared ${declared} bytes; refused`;
+        inflater.destroy();
+        resolve();
+        return;
+      }
+      chunk.copy(out, filled);
+      filled += chunk.length;
+    });
+    inflater.on('error', (err) => {
+      problem ??= `cannot inflate (${err.message})`;
+      resolve();
+    });
+    inflater.on('end', resolve);
+    inflater.on('close', resolve);
+  });
+  for (let p = 0; p < raw.length && problem === undefined; p += INFLATE_SLICE) {
+    if (signal?.aborted) {
+      inflater.destroy();
+      throwIfAborted(signal);
+    }
+    const slice = raw.subarray(p, Math.min(p + INFLATE_SLICE, raw.length));
+    // Wait for zlib to take each slice: the output is consumed (and bounded) as it is produced.
+    if (!inflater.write(slice)) await new Promise<void>((resolve) => inflater.once('drain', resolve).once('close', resolve));
+  }
+  if (problem === undefined) inflater.end();
+  await finished;
+  throwIfAborted(signal);
+  return problem ?? out.subarray(0, filled);
 }
 
 function hex(n: number): string {

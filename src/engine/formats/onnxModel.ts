@@ -63,6 +63,7 @@ export async function readOnnxModel(file: string): Promise<OnnxModelInfo> {
   try {
     cur = await FileCursor.open(file);
   } catch (err) {
+    if (err instanceof SoupError) throw err;
     throw new SoupError('READ_FAILED', `cannot open model (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, file);
   }
   try {

@@ -27,10 +27,11 @@
  * | `offsets-gap` | `bytes [b, e) of the data region belong to no tensor` |
  * | `size-mismatch` | `tensor "x": shape [..] of DTYPE needs N bytes but data_offsets span M` |
  */
-import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as os from 'node:os';
 import { SoupError } from '../errors';
+import { isRecord } from '../../shared/validation';
+import { openForReading, readAt } from './positionedRead';
 
 /** Header size limit, as in the reference implementation (`MAX_HEADER_SIZE`). */
 export const MAX_SAFETENSORS_HEADER_BYTES = 100_000_000;
@@ -96,7 +97,7 @@ export interface SafetensorsTensor extends SafetensorsTensorInfo {
 
 /** Reads and checks the header of a safetensors file without reading any tensor data. */
 export async function readSafetensorsHeader(file: string): Promise<SafetensorsHeader> {
-  const handle = await openFile(file);
+  const handle = await openForReading(file);
   try {
     return await readHeaderFrom(handle, file);
   } finally {
@@ -109,7 +110,7 @@ export async function readSafetensorsHeader(file: string): Promise<SafetensorsHe
  * file order. Each tensor is read with its own positioned reads.
  */
 export async function readSafetensors(file: string, names?: readonly string[]): Promise<{ header: SafetensorsHeader; tensors: SafetensorsTensor[] }> {
-  const handle = await openFile(file);
+  const handle = await openForReading(file);
   try {
     const header = await readHeaderFrom(handle, file);
     const wanted = names ? new Set(names) : undefined;
@@ -127,7 +128,7 @@ export async function readSafetensors(file: string, names?: readonly string[]): 
 export async function readSafetensorsTensor(header: SafetensorsHeader, name: string): Promise<SafetensorsTensor> {
   const info = header.tensors.find((t) => t.name === name);
   if (!info) throw new SoupError('SAFETENSORS_INVALID', `no tensor named "${name}"`, header.file);
-  const handle = await openFile(header.file);
+  const handle = await openForReading(header.file);
   try {
     const stat = await handle.stat();
     if (stat.size !== header.fileSize) throw new SoupError('READ_FAILED', 'file changed since its header was read', header.file);
@@ -205,20 +206,10 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, dataLength: numb
   return { metadata, tensors };
 }
 
-async function openFile(file: string): Promise<FileHandle> {
-  try {
-    return await fsp.open(file, 'r');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new SoupError('FILE_NOT_FOUND', 'file not found', file);
-    throw new SoupError('READ_FAILED', `cannot open (${code ?? (err as Error).message})`, file);
-  }
-}
-
 async function readHeaderFrom(handle: FileHandle, file: string): Promise<SafetensorsHeader> {
   const fileSize = (await handle.stat()).size;
   if (fileSize < 8) throw new SafetensorsError('file-too-small', `file is ${fileSize} bytes, too small for the 8-byte header length`, file);
-  const lengthBytes = await readExactly(handle, file, 0, 8);
+  const lengthBytes = await readAt(handle, file, 0, 8);
   const declared = Buffer.from(lengthBytes.buffer, lengthBytes.byteOffset, 8).readBigUInt64LE(0);
   if (declared > BigInt(MAX_SAFETENSORS_HEADER_BYTES)) {
     throw new SafetensorsError('header-too-large', `header length ${declared} exceeds the limit of ${MAX_SAFETENSORS_HEADER_BYTES} bytes`, file);
@@ -228,7 +219,7 @@ async function readHeaderFrom(handle: FileHandle, file: string): Promise<Safeten
     throw new SafetensorsError('header-past-end', `header length ${headerLength} runs past the end of the file (${fileSize} bytes)`, file);
   }
   const dataStart = 8 + headerLength;
-  const headerBytes = await readExactly(handle, file, 8, headerLength);
+  const headerBytes = await readAt(handle, file, 8, headerLength);
   const { metadata, tensors } = parseSafetensorsHeader(headerBytes, fileSize - dataStart, file);
   return {
     file,
@@ -240,24 +231,9 @@ async function readHeaderFrom(handle: FileHandle, file: string): Promise<Safeten
   };
 }
 
-// One read() call moves at most ~2 GB; big tensors are read in chunks of this size.
-const READ_CHUNK_BYTES = 256 * 1024 * 1024;
-
-/** Reads `length` bytes at `position` into a fresh (so aligned) buffer. */
-async function readExactly(handle: FileHandle, file: string, position: number, length: number): Promise<Uint8Array> {
-  const out = new Uint8Array(length);
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await handle.read(out, done, Math.min(READ_CHUNK_BYTES, length - done), position + done);
-    if (bytesRead === 0) throw new SoupError('READ_FAILED', `file ended early (read ${done} of ${length} bytes at ${position})`, file);
-    done += bytesRead;
-  }
-  return out;
-}
-
 async function readTensorFrom(handle: FileHandle, file: string, info: SafetensorsTensorInfo): Promise<TensorData> {
   if (os.endianness() !== 'LE') throw new SoupError('READ_FAILED', 'safetensors data is little-endian; this host is big-endian', file);
-  const bytes = await readExactly(handle, file, info.fileOffset, info.byteLength);
+  const bytes = await readAt(handle, file, info.fileOffset, info.byteLength);
   return viewAs(info.dtype, bytes.buffer as ArrayBuffer, info.byteLength / SAFETENSORS_DTYPE_SIZES[info.dtype]);
 }
 
@@ -276,6 +252,3 @@ function viewAs(dtype: SafetensorsDtype, buffer: ArrayBuffer, count: number): Te
   }
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}

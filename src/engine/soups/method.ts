@@ -1,6 +1,6 @@
-import type { GreedyComparison } from '../config';
 import type { OnnxModelInfo } from '../formats/onnxModel';
 import type { GreedyStep } from '../report';
+import type { SoupMethodDescriptor } from './catalogue';
 import type { WeightSet, WeightSum } from './weights';
 
 /** An ingredient as a soup method sees it. */
@@ -9,21 +9,31 @@ export interface SoupIngredient {
   model: OnnxModelInfo;
   /** Held-out accuracy from the run's own metrics (what the paper sorts by). */
   heldout: number;
-  /** Held-out correct count measured in this cook (undefined without a held-out set). */
-  heldoutCorrect?: number;
+}
+
+/** A value of a declared method option (see {@link SoupMethodDescriptor.options}). */
+export type MethodOptionValue = string | number | boolean;
+
+/** The held-out dataset, for methods that declare `needs.heldout`. */
+export interface HeldoutScorer {
+  /** Number of examples. */
+  n: number;
+  /** Held-out correct count of each ingredient, as measured in the cook's evaluate phase. */
+  correct: ReadonlyMap<string, number>;
+  /** Held-out correct count of a model with these weights. */
+  score(weights: WeightSet): Promise<number>;
 }
 
 /** What a soup method may use. */
 export interface SoupContext {
   /** Sorted by held-out accuracy, best first, ties by id. */
   ingredients: SoupIngredient[];
-  /** Size of the held-out set (undefined when none is configured). */
-  heldoutN?: number;
-  comparison: GreedyComparison;
+  /** The values of the options the method declares, by name (absent when not set). */
+  options: Readonly<Record<string, MethodOptionValue | undefined>>;
+  /** Present when the method declares `needs.heldout`. */
+  heldout?: HeldoutScorer;
   /** A fresh running sum over the architecture. */
   newSum(): WeightSum;
-  /** Held-out correct count of a model with these weights. */
-  scoreHeldout(weights: WeightSet): Promise<number>;
   signal?: AbortSignal;
   progress(done: number, total: number, message: string): void;
   /**
@@ -37,24 +47,18 @@ export interface SoupContext {
 export interface SoupOutcome {
   /** Member ids in the order they were added. */
   members: string[];
+  /** One per candidate tried, for methods that declare `produces.steps`; empty otherwise. */
   steps: GreedyStep[];
   weights: WeightSet;
 }
 
-/** A declared parameter of a soup method (for help texts and UIs). */
-export interface SoupParam {
-  name: string;
-  description: string;
-}
+/**
+ * The code of a soup method (worker side only: implementations may use the averaging code).
+ * What it needs and produces is declared by its {@link SoupMethodDescriptor} in the catalogue.
+ */
+export type SoupCook = (ctx: SoupContext) => Promise<SoupOutcome>;
 
-/** A way to cook a soup. Add new methods to the registry. */
-export interface SoupMethod {
-  id: string;
-  label: string;
-  /** Where the method comes from. */
-  reference: string;
-  /** True when the method needs a held-out dataset. */
-  needsHeldout: boolean;
-  params: SoupParam[];
-  cook(ctx: SoupContext): Promise<SoupOutcome>;
+/** A catalogued method with its code, as the cook uses it. */
+export interface SoupMethod extends SoupMethodDescriptor {
+  cook: SoupCook;
 }

@@ -1,14 +1,18 @@
-import { SoupError } from '../errors';
-import { greedySoup } from './greedy';
-import type { SoupMethod } from './method';
-import { uniformSoup } from './uniform';
+import type { SoupMethodId } from './catalogue';
+import { findSoupMethod } from './catalogue';
+import { cookGreedy } from './greedy';
+import type { SoupCook, SoupMethod } from './method';
+import { cookUniform } from './uniform';
 
-/** Every soup method the engine offers, in menu order. */
-export const soupMethods: readonly SoupMethod[] = [greedySoup, uniformSoup];
+// The implementation of every catalogued method, one line each (the type refuses a missing one).
+// Cook side only: the extension host and the CLI use the catalogue, never this file.
+const implementations: Readonly<Record<SoupMethodId, SoupCook>> = {
+  greedy: cookGreedy,
+  uniform: cookUniform,
+};
 
-/** Looks a method up by id; CONFIG_INVALID naming the known ids otherwise. */
+/** A method's descriptor and code by id; CONFIG_INVALID naming the known ids otherwise. */
 export function getSoupMethod(id: string): SoupMethod {
-  const m = soupMethods.find((s) => s.id === id);
-  if (!m) throw new SoupError('CONFIG_INVALID', `unknown soup method "${id}" (known: ${soupMethods.map((s) => s.id).join(', ')})`);
-  return m;
+  const descriptor = findSoupMethod(id);
+  return { ...descriptor, cook: implementations[descriptor.id as SoupMethodId] };
 }

@@ -37,8 +37,8 @@ export function createKernel(bytes: number, prefer: 'simd' | 'js' = 'simd'): Chu
 
 let compiled: WebAssembly.Module | null | undefined;
 
-/** The compiled SIMD module, or null where WebAssembly SIMD is unavailable. */
-function simdModule(): WebAssembly.Module | null {
+/** The compiled SIMD module (compiled once per thread), or null where WebAssembly SIMD is unavailable. */
+export function simdModule(): WebAssembly.Module | null {
   if (compiled === undefined) {
     try {
       compiled = typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_WASM) ? new WebAssembly.Module(SIMD_WASM) : null;

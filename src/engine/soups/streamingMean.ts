@@ -8,7 +8,7 @@ import { OnnxDataType } from '../formats/onnxSchema';
 import type { ChunkKernel } from './simdKernel';
 import type { ShareJob } from './meanWorker';
 import { CTL, processChunks, WORKER_BOOTSTRAP, workerSource } from './meanWorker';
-import { createKernel, KERNEL_LANES, SIMD_WASM } from './simdKernel';
+import { createKernel, KERNEL_LANES, simdModule } from './simdKernel';
 import type { Chunk, WeightSet } from './weights';
 import { allocWeight, CHUNK_ELEMS, checkSameLayout, chunkSpans, streamChunks, WeightReader } from './weights';
 
@@ -32,18 +32,6 @@ export interface StreamingMeanConfig {
 const YIELD_MS = 10;
 /** Output chunks the worker may have finished ahead of the main thread copying them (256 KB each). */
 const RING_SLOTS = 8;
-
-let compiledSimd: WebAssembly.Module | null | undefined;
-function simdModule(): WebAssembly.Module | null {
-  if (compiledSimd === undefined) {
-    try {
-      compiledSimd = new WebAssembly.Module(SIMD_WASM);
-    } catch {
-      compiledSimd = null;
-    }
-  }
-  return compiledSimd;
-}
 
 /** Options of one {@link StreamingMean.mean} call. */
 export interface MeanOptions {

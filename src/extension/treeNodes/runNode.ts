@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import type { RunRecord } from '../../engine/discovery/runRecord';
 import type { ArchitectureGroup } from '../../engine/discovery/workspaceScan';
 import { FileNode, FolderNode, hparamsFolder } from './detailNodes';
-import { formatAccuracy, formatBytes } from './format';
+import { formatBytes, formatPercent } from '../../shared/format';
 import type { TreeNode } from './treeNode';
 
 /** What a run row needs besides the run itself. */
@@ -32,7 +32,7 @@ export class RunNode implements TreeNode {
   }
 
   get description(): string {
-    const parts = [formatAccuracy(this.run.heldout), this.run.layout];
+    const parts = [formatPercent(this.run.heldout), this.run.layout];
     if (this.run.checkpoint) parts.push(this.run.checkpoint);
     if (this.run.status !== 'ok') parts.push(`${this.run.status}: ${this.run.reason ?? 'no reason given'}`);
     return parts.join(' · ');
@@ -74,7 +74,7 @@ export class RunNode implements TreeNode {
     md.appendMarkdown('**');
     md.appendText(r.id);
     md.appendMarkdown('**\n\n');
-    md.appendText(`Held-out accuracy: ${formatAccuracy(r.heldout)}\n`);
+    md.appendText(`Held-out accuracy: ${formatPercent(r.heldout)}\n`);
     md.appendMarkdown('\n\n');
     md.appendText(r.metricsSource ? `Metric source: ${r.metricsSource.file} → ${r.metricsSource.field}` : 'Metric source: none found');
     md.appendMarkdown('\n\n');

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { SoupEntry, SoupSummary } from '../../engine/soupIndex';
 import { FolderNode, InfoNode } from './detailNodes';
-import { formatAccuracy, formatGain } from './format';
+import { formatGain, formatPercent } from '../../shared/format';
 import type { TreeNode } from './treeNode';
 
 /** One cooked soup (a folder with `report.json`); selecting it opens its results panel. */
@@ -42,8 +42,8 @@ export class SoupNode implements TreeNode {
     if (s.status !== 'ok') return [];
     const best = s.bestIndividual;
     return [
-      new InfoNode('Held-out', `${formatAccuracy(s.heldout)} (${formatGain(s.heldout, best.heldout)} vs best individual)`, new vscode.ThemeIcon('target')),
-      new InfoNode('Shift average', `${formatAccuracy(s.shiftAvg)} (${formatGain(s.shiftAvg, best.shiftAvg)} vs best individual)`, new vscode.ThemeIcon('graph')),
+      new InfoNode('Held-out', `${formatPercent(s.heldout)} (${formatGain(s.heldout, best.heldout)} vs best individual)`, new vscode.ThemeIcon('target')),
+      new InfoNode('Shift average', `${formatPercent(s.shiftAvg)} (${formatGain(s.shiftAvg, best.shiftAvg)} vs best individual)`, new vscode.ThemeIcon('graph')),
       new FolderNode(`soup:${s.dir}:members`, 'Members', s.members.map((m, i) => new InfoNode(m, `#${i + 1}`, new vscode.ThemeIcon('beaker'))), new vscode.ThemeIcon('list-ordered')),
     ];
   }
@@ -51,7 +51,7 @@ export class SoupNode implements TreeNode {
 
 /** "greedy · 5 members · 88.9 % / 60.6 %" (held-out / shift average). */
 export function soupDescription(s: SoupEntry): string {
-  return `${s.method} · ${s.members.length} member${s.members.length === 1 ? '' : 's'} · ${formatAccuracy(s.heldout)} / ${formatAccuracy(s.shiftAvg)}`;
+  return `${s.method} · ${s.members.length} member${s.members.length === 1 ? '' : 's'} · ${formatPercent(s.heldout)} / ${formatPercent(s.shiftAvg)}`;
 }
 
 /** The inline result of a cook: method, members and the gains over the best individual. */
@@ -59,7 +59,7 @@ export function soupSummaryText(s: SoupEntry): string {
   const best = s.bestIndividual;
   return (
     `${s.members.length} member${s.members.length === 1 ? '' : 's'} · ` +
-    `held-out ${formatAccuracy(s.heldout)} (${formatGain(s.heldout, best.heldout)}) · ` +
-    `shift avg ${formatAccuracy(s.shiftAvg)} (${formatGain(s.shiftAvg, best.shiftAvg)}) vs best individual${best.id ? ` ${best.id}` : ''}`
+    `held-out ${formatPercent(s.heldout)} (${formatGain(s.heldout, best.heldout)}) · ` +
+    `shift avg ${formatPercent(s.shiftAvg)} (${formatGain(s.shiftAvg, best.shiftAvg)}) vs best individual${best.id ? ` ${best.id}` : ''}`
   );
 }

@@ -5,8 +5,8 @@ import type { SoupErrorCode } from '../../../src/engine/errors';
 /** Every code of the SoupErrorCode union, checked against the type in both directions. */
 export const SOUP_ERROR_CODES = [
   'FILE_NOT_FOUND', 'READ_FAILED', 'ONNX_INVALID', 'ONNX_UNSUPPORTED', 'NPY_INVALID', 'NPZ_INVALID',
-  'SAFETENSORS_INVALID', 'METRICS_INVALID', 'CONFIG_INVALID', 'DATASET_MISMATCH', 'INCOMPATIBLE', 'NO_INGREDIENTS',
-  'CANCELLED', 'WRITE_FAILED', 'INGREDIENT_CHANGED', 'EVALUATION_FAILED',
+  'SAFETENSORS_INVALID', 'ZIP_INVALID', 'CHECKPOINT_INVALID', 'CHECKPOINT_UNSAFE', 'GRAPH_UNMAPPED', 'METRICS_INVALID', 'CONFIG_INVALID', 'DATASET_MISMATCH', 'INCOMPATIBLE', 'NO_INGREDIENTS',
+  'CANCELLED', 'WRITE_FAILED', 'INGREDIENT_CHANGED', 'EVALUATION_FAILED', 'TOO_LARGE',
 ] as const satisfies readonly SoupErrorCode[];
 // Compile-time: fails to build if the union gains a code this list lacks.
 const exhaustive: Exclude<SoupErrorCode, (typeof SOUP_ERROR_CODES)[number]> extends never ? true : false = true;

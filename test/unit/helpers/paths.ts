@@ -22,3 +22,24 @@ export async function tempDir(prefix = 'soups-test-'): Promise<string> {
 export async function copyFromExample(dest: string, parts: string[]): Promise<void> {
   for (const p of parts) await fsp.cp(path.join(EXAMPLE, p), path.join(dest, p), { recursive: true });
 }
+
+/**
+ * Call inside a `describe`: a temp folder made before its tests and removed after them, and
+ * `fresh()`, which makes a new empty sub-folder for one case.
+ */
+export function caseFolders(prefix: string): { fresh: () => Promise<string>; root: () => string } {
+  let tmp = '';
+  let k = 0;
+  before(async () => {
+    tmp = await tempDir(prefix);
+  });
+  after(async () => {
+    await fsp.rm(tmp, { recursive: true, force: true });
+  });
+  const fresh = async (): Promise<string> => {
+    const d = path.join(tmp, `case${k++}`);
+    await fsp.mkdir(d, { recursive: true });
+    return d;
+  };
+  return { fresh, root: () => tmp };
+}

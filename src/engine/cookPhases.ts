@@ -1,0 +1,411 @@
+// The phases of a cook, in order, each a function a test can call on its own: choose the
+// ingredients, load the evaluation, fingerprint the inputs, evaluate the ingredients, cook the
+// soup, verify the inputs are unchanged, build the report, write the soup. cookSoup.ts chains
+// them around a PhaseClock.
+import { createHash } from 'node:crypto';
+import { createReadStream, promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import type { DatasetSource, SoupConfig } from './config';
+import { configValueAt, datasetLabel } from './config';
+import type { CookPlan } from './cookPlan';
+import type { InspectedWorkspace } from './discovery/scanWorkspace';
+import { inspectWorkspace } from './discovery/scanWorkspace';
+import { openEvaluator, pickIngredients } from './chooseIngredients';
+import type { WorkspaceScan } from './discovery/workspaceScan';
+import { SoupError, throwIfAborted } from './errors';
+import type { Dataset } from './evaluate/dataset';
+import { loadDataset } from './evaluate/dataset';
+import type { Evaluator } from './evaluate/evaluator';
+import { LogitEnsemble, metricsFromCorrect } from './evaluate/metrics';
+import type { OnnxModelInfo } from './formats/onnxModel';
+import { writePatchedModel } from './formats/onnxWrite';
+import type { Baseline, IngredientReport, Metrics, SoupReport } from './report';
+import { REPORT_FILE, REPORT_SCHEMA, SOUP_MODEL_FILE } from './report';
+import type { SoupMethodDescriptor } from './soups/catalogue';
+import type { HeldoutScorer, MethodOptionValue, SoupIngredient, SoupMethod, SoupOutcome } from './soups/method';
+import { StreamingMean } from './soups/streamingMean';
+import type { WeightSet } from './soups/weights';
+import { loadWeights, WeightSum } from './soups/weights';
+import { removeStaleTemps, writeAtomically } from './soupOutput';
+import { formatPercent } from '../shared/format';
+
+/** Where a phase reports to and what cancels it. */
+export interface PhaseRun {
+  signal?: AbortSignal;
+  progress(done: number, total: number, message: string): void;
+}
+
+/** The scan phase's result: the workspace's runs and the ones the soup is cooked from. */
+export interface ChosenIngredients {
+  /** Absolute workspace path. */
+  workspace: string;
+  scan: WorkspaceScan;
+  /** The scan with the parsed models, for the load phase. */
+  inspected: InspectedWorkspace;
+  /**
+   * In the scan's order (best held-out first); never empty. The load phase replaces it when
+   * onnxruntime refuses the first architecture's graph (see {@link loadEvaluation}).
+   */
+  ingredients: SoupIngredient[];
+}
+
+/**
+ * Scan and choose: finds the runs, keeps the usable ones (or the plan's, each of which must be
+ * usable) and checks that the method's needs are configured. Throws NO_INGREDIENTS or
+ * CONFIG_INVALID.
+ */
+export async function chooseIngredients(plan: CookPlan, method: SoupMethodDescriptor, run: PhaseRun): Promise<ChosenIngredients> {
+  const workspace = path.resolve(plan.workspace);
+  run.progress(0, 1, 'scanning runs');
+  const inspected = await inspectWorkspace(workspace, plan.config, { signal: run.signal });
+  const chosen = pickIngredients(inspected.scan, plan.ingredients, workspace);
+  if (method.needs.heldout && !plan.config.datasets.heldout) {
+    throw new SoupError('CONFIG_INVALID', `${method.label} needs a held-out dataset: set "datasets.heldout" in modelsoups.json`, path.join(workspace, 'modelsoups.json'));
+  }
+  const ingredients = chosen.map((r): SoupIngredient => ({ id: r.id, model: inspected.models.get(r.id) as OnnxModelInfo, heldout: r.heldout as number }));
+  return { workspace, scan: inspected.scan, inspected, ingredients };
+}
+
+/** The load phase's result: one inference session and the datasets, checked against it. */
+export interface EvaluationSetup {
+  evaluator: Evaluator;
+  /** Held-out, test, then the shifts, as configured. */
+  datasets: Dataset[];
+  /** Things the user should know that did not stop the cook (e.g. CUDA unavailable). */
+  warnings: string[];
+}
+
+/**
+ * Load: opens the session for the first ingredient's architecture and loads every configured
+ * dataset into it. When onnxruntime refuses that graph, its runs are marked unreadable and
+ * `chosen.ingredients` becomes the next usable group (`wanted` as in the plan). The caller
+ * releases `evaluator`; on failure it is released here.
+ */
+export async function loadEvaluation(chosen: ChosenIngredients, cfg: SoupConfig, wanted: readonly string[] | undefined, run: PhaseRun): Promise<EvaluationSetup> {
+  const { workspace } = chosen;
+  const roles: [string, DatasetSource][] = [];
+  if (cfg.datasets.heldout) roles.push(['heldout', cfg.datasets.heldout]);
+  if (cfg.datasets.test) roles.push(['test', cfg.datasets.test]);
+  for (const [name, p] of Object.entries(cfg.datasets.shifts)) roles.push([name, p]);
+  const warnings: string[] = [];
+  const { ingredients, evaluator } = await openEvaluator(chosen.inspected, wanted, workspace, {
+    input: cfg.model.input,
+    output: cfg.model.output,
+    batchSize: cfg.batchSize,
+    threads: cfg.threads,
+    device: cfg.device,
+    onWarning: (w) => {
+      warnings.push(w);
+      run.progress(0, 1, `warning: ${w}`);
+    },
+  });
+  chosen.ingredients = ingredients;
+  try {
+    const datasets: Dataset[] = [];
+    for (const [i, [key, rel]] of roles.entries()) {
+      throwIfAborted(run.signal);
+      run.progress(i, roles.length, `loading ${datasetLabel(rel)}`);
+      const ds = await loadDataset(key, rel, workspace, cfg.scale, { maxDatasetMB: cfg.maxDatasetMB, signal: run.signal });
+      evaluator.checkDataset(ds);
+      datasets.push(ds);
+    }
+    return { evaluator, datasets, warnings };
+  } catch (err) {
+    await evaluator.release();
+    throw err;
+  }
+}
+
+/** Size, time and SHA-256 of a file as read for a cook. */
+export interface FileFingerprint {
+  bytes: number;
+  sha256: string;
+  mtimeMs: number;
+}
+
+/** The fingerprint phase's result: what {@link verifyUnchanged} compares with. */
+export interface Fingerprints {
+  /** Ingredient id -> its model file. */
+  models: Map<string, FileFingerprint>;
+  /** External data files (often gigabytes): checked by size and mtime, not re-hashed. */
+  external: Map<string, { size: number; mtimeMs: number }>;
+}
+
+/** Fingerprint: hashes every ingredient's model file and stats its external data files. */
+export async function fingerprintIngredients(ingredients: readonly SoupIngredient[], signal?: AbortSignal): Promise<Fingerprints> {
+  const models = new Map<string, FileFingerprint>();
+  const external = new Map<string, { size: number; mtimeMs: number }>();
+  for (const ing of ingredients) {
+    throwIfAborted(signal);
+    models.set(ing.id, await fingerprint(ing.model.path));
+    for (const file of externalFiles(ing.model)) external.set(file, await fsp.stat(file));
+  }
+  return { models, external };
+}
+
+/** The evaluate phase's result: every ingredient's metrics and the baselines made from them. */
+export interface IngredientEvaluation {
+  /** Ingredient id -> metrics (with correct counts per dataset key). */
+  metrics: Map<string, Metrics>;
+  /** Highest measured held-out accuracy; without a held-out set, the runs' own ranking. */
+  bestIndividual: Baseline;
+  /** The logit ensemble of every ingredient. */
+  ensemble: Baseline;
+  /** The last ingredient's weights: free to overwrite, so later phases allocate no model. */
+  scratch?: WeightSet;
+}
+
+/**
+ * Evaluate: runs every ingredient once per dataset; the same logits feed the logit ensemble,
+ * so the ensemble and the best individual cost no extra forward passes.
+ */
+export async function evaluateIngredients(ingredients: readonly SoupIngredient[], setup: EvaluationSetup, run: PhaseRun): Promise<IngredientEvaluation> {
+  const { evaluator, datasets } = setup;
+  const heldout = datasets.find((d) => d.key === 'heldout');
+  const ensemble = new LogitEnsemble();
+  const metrics = new Map<string, Metrics>();
+  // One set of weights for every ingredient in turn.
+  let weights: WeightSet | undefined;
+  for (const [i, ing] of ingredients.entries()) {
+    weights = await loadWeights(ing.model, weights);
+    const correct: Record<string, number> = {};
+    for (const ds of datasets) {
+      const r = await evaluator.run(weights, ds, { keepLogits: true, signal: run.signal });
+      correct[ds.key] = r.correct;
+      if (r.logits) ensemble.add(ds, r.logits);
+    }
+    ensemble.members++;
+    metrics.set(ing.id, metricsFromCorrect(correct, datasets));
+    run.progress(i + 1, ingredients.length, `evaluated ${ing.id}${heldout ? ` — held-out ${formatPercent(correct.heldout / heldout.n)}` : ''}`);
+  }
+  let best = ingredients[0];
+  const heldoutCorrect = (ing: SoupIngredient) => metrics.get(ing.id)?.correct.heldout ?? -1;
+  for (const ing of ingredients) if (heldoutCorrect(ing) > heldoutCorrect(best)) best = ing;
+  const ensembleCorrect = Object.fromEntries(datasets.map((ds) => [ds.key, ensemble.correct(ds)]));
+  return {
+    metrics,
+    bestIndividual: { members: [best.id], metrics: metrics.get(best.id) as Metrics },
+    ensemble: { members: ingredients.map((i) => i.id), metrics: metricsFromCorrect(ensembleCorrect, datasets) },
+    scratch: weights,
+  };
+}
+
+/** The soup phase's result. */
+export interface CookedSoup {
+  outcome: SoupOutcome;
+  /** The soup's metrics on every dataset. */
+  metrics: Metrics;
+  /** The uniform soup of every ingredient (the soup itself for a method that produces it). */
+  uniform: Baseline;
+}
+
+/** The values of the options `method` declares, read from the config keys it names. */
+export function methodOptions(method: SoupMethodDescriptor, cfg: SoupConfig): Record<string, MethodOptionValue> {
+  const out: Record<string, MethodOptionValue> = {};
+  for (const o of method.options) {
+    const v = configValueAt(cfg, o.configKey);
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[o.name] = v;
+  }
+  return out;
+}
+
+/**
+ * Soup: the uniform baseline first, unless the method's own soup is the uniform soup (so the
+ * evaluation weights are free for the method's result), then the method, then the soup's
+ * metrics on every dataset.
+ */
+export async function cookMethodSoup(method: SoupMethod, cfg: SoupConfig, ingredients: SoupIngredient[], setup: EvaluationSetup, evaluation: IngredientEvaluation, run: PhaseRun): Promise<CookedSoup> {
+  const { evaluator, datasets } = setup;
+  const { signal } = run;
+  const template = ingredients[0].model;
+  const evaluateAll = async (weights: WeightSet): Promise<Metrics> => {
+    const correct: Record<string, number> = {};
+    for (const ds of datasets) correct[ds.key] = (await evaluator.run(weights, ds, { signal })).correct;
+    return metricsFromCorrect(correct, datasets);
+  };
+  const allIds = ingredients.map((i) => i.id);
+  let uniform: Baseline | undefined;
+  if (!method.produces.uniformSoup) {
+    run.progress(0, 1, `uniform baseline over ${allIds.length} ingredients`);
+    const mean = await new StreamingMean().mean(ingredients.map((i) => i.model), { signal, out: evaluation.scratch });
+    uniform = { members: allIds, metrics: await evaluateAll(mean) };
+  }
+  const heldoutSet = datasets.find((d) => d.key === 'heldout');
+  const heldout: HeldoutScorer | undefined =
+    method.needs.heldout && heldoutSet
+      ? {
+          n: heldoutSet.n,
+          correct: new Map(ingredients.flatMap((i) => {
+            const c = evaluation.metrics.get(i.id)?.correct.heldout;
+            return c === undefined ? [] : [[i.id, c] as const];
+          })),
+          score: async (w) => (await evaluator.run(w, heldoutSet, { signal })).correct,
+        }
+      : undefined;
+  const outcome = await method.cook({
+    ingredients,
+    options: methodOptions(method, cfg),
+    heldout,
+    newSum: () => new WeightSum(template),
+    signal,
+    progress: (done, total, message) => run.progress(done, total, message),
+    scratch: evaluation.scratch,
+  });
+  const metrics = await evaluateAll(outcome.weights);
+  return { outcome, metrics, uniform: uniform ?? { members: allIds, metrics } };
+}
+
+/**
+ * Verify unchanged: every ingredient file still has the size, time and contents it had when it
+ * was fingerprinted. Throws INGREDIENT_CHANGED naming the file otherwise, so a soup is never
+ * written from a mixture of old and new weights.
+ */
+export async function verifyUnchanged(ingredients: readonly SoupIngredient[], fingerprints: Fingerprints, signal?: AbortSignal): Promise<void> {
+  throwIfAborted(signal);
+  for (const ing of ingredients) {
+    const before = fingerprints.models.get(ing.id);
+    const st = await fsp.stat(ing.model.path).catch(() => undefined);
+    if (!before || !st || st.size !== before.bytes || st.mtimeMs !== before.mtimeMs) {
+      throw new SoupError('INGREDIENT_CHANGED', 'the model file changed or disappeared during the cook; nothing was written', ing.model.path);
+    }
+    // Size and mtime can be kept by a rewrite (cp -p, rsync -t, a same-size export): re-hash.
+    throwIfAborted(signal);
+    const now = await fingerprint(ing.model.path).catch(() => undefined);
+    if (!now || now.sha256 !== before.sha256) {
+      throw new SoupError('INGREDIENT_CHANGED', 'the model file\'s contents changed during the cook (same size and time, different SHA-256); nothing was written', ing.model.path);
+    }
+    for (const file of externalFiles(ing.model)) {
+      const was = fingerprints.external.get(file);
+      const is = await fsp.stat(file).catch(() => undefined);
+      if (!was || !is || is.size !== was.size || is.mtimeMs !== was.mtimeMs) {
+        throw new SoupError('INGREDIENT_CHANGED', 'this external data file changed or disappeared during the cook; nothing was written', file);
+      }
+    }
+  }
+}
+
+/** Everything the report is built from: the results of the earlier phases. */
+export interface ReportParts {
+  method: SoupMethodDescriptor;
+  /** The planned soup folder name (the write phase records the final one). */
+  name: string;
+  config: SoupConfig;
+  chosen: ChosenIngredients;
+  setup: EvaluationSetup;
+  fingerprints: Fingerprints;
+  evaluation: IngredientEvaluation;
+  soup: CookedSoup;
+  /** The phase clock's timings; the object is kept, so times added later are reported. */
+  timings: Record<string, number>;
+}
+
+/** Build report: the `report.json` contents (its `soup.path` is filled by {@link writeSoup}). */
+export function buildReport(p: ReportParts): SoupReport {
+  const { workspace, scan } = p.chosen;
+  const { evaluator, datasets } = p.setup;
+  const cfg = p.config;
+  return {
+    schema: REPORT_SCHEMA,
+    method: p.method.id,
+    name: p.name,
+    createdAt: new Date().toISOString(),
+    workspace,
+    options: {
+      ...methodOptions(p.method, cfg),
+      batchSize: cfg.batchSize,
+      scale: cfg.scale ?? 1,
+      input: evaluator.inputName,
+      output: evaluator.outputName,
+      device: evaluator.device,
+    },
+    warnings: p.setup.warnings,
+    datasets: Object.fromEntries(datasets.map((d) => [d.key, { path: d.path, n: d.n }])),
+    shiftNames: Object.keys(cfg.datasets.shifts),
+    ingredients: scan.runs.map((r): IngredientReport => {
+      const fp = p.fingerprints.models.get(r.id);
+      return {
+        id: r.id,
+        layout: r.layout,
+        status: r.status,
+        reason: r.reason,
+        warnings: r.warnings,
+        heldout: r.heldout,
+        metricsSource: r.metricsSource,
+        hparams: r.hparams,
+        model: toPosix(path.relative(workspace, r.modelPath)),
+        bytes: fp?.bytes,
+        sha256: fp?.sha256,
+        metrics: p.evaluation.metrics.get(r.id),
+      };
+    }),
+    soup: { members: p.soup.outcome.members, path: '', metrics: p.soup.metrics },
+    steps: p.soup.outcome.steps,
+    baselines: { bestIndividual: p.evaluation.bestIndividual, uniform: p.soup.uniform, ensemble: p.evaluation.ensemble },
+    timingsMs: p.timings,
+  };
+}
+
+/** Where and how the write phase writes. */
+export interface SoupDestination {
+  workspace: string;
+  /** Absolute output folder. */
+  outRoot: string;
+  /** The model the soup's file is a patched copy of. */
+  template: OnnxModelInfo;
+  weights: WeightSet;
+  signal?: AbortSignal;
+  /** Called when the model is written, before the report is (which then holds the time). */
+  onModelWritten?: () => void;
+}
+
+/**
+ * Write: `soup.onnx` and `report.json` into `<outRoot>/<report.name>` (or `-2`, `-3`, ... when
+ * taken) through a temp folder renamed into place. Sets the report's `name` and `soup.path` to
+ * the final folder. Returns that folder.
+ */
+export async function writeSoup(report: SoupReport, to: SoupDestination): Promise<string> {
+  await removeStaleTemps(to.outRoot);
+  // The report names its own folder, so it is rewritten (atomically) if the folder's name changes.
+  const writeReport = async (finalDir: string, into = finalDir) => {
+    report.name = path.basename(finalDir);
+    report.soup.path = toPosix(path.relative(to.workspace, path.join(finalDir, SOUP_MODEL_FILE)));
+    const text = JSON.stringify(report, null, 2) + '\n';
+    if (into !== finalDir) return fsp.writeFile(path.join(into, REPORT_FILE), text);
+    const tmpFile = path.join(finalDir, `.${REPORT_FILE}.tmp`);
+    await fsp.writeFile(tmpFile, text);
+    await fsp.rename(tmpFile, path.join(finalDir, REPORT_FILE));
+  };
+  return writeAtomically(
+    to.outRoot,
+    report.name,
+    to.signal,
+    async (tmp, finalDir) => {
+      await writePatchedModel(to.template, to.weights, tmp, SOUP_MODEL_FILE);
+      to.onModelWritten?.();
+      await writeReport(finalDir, tmp);
+    },
+    (finalDir) => writeReport(finalDir),
+  );
+}
+
+/** The external data files a model's weights live in. */
+function externalFiles(model: OnnxModelInfo): string[] {
+  return [...new Set(model.weights.flatMap((w) => (w.data.kind === 'external' ? [w.data.file] : [])))];
+}
+
+async function fingerprint(file: string): Promise<FileFingerprint> {
+  const st = await fsp.stat(file);
+  const hash = createHash('sha256');
+  await new Promise<void>((resolve, reject) => {
+    createReadStream(file)
+      .on('data', (chunk) => hash.update(chunk))
+      .on('end', resolve)
+      .on('error', reject);
+  });
+  return { bytes: st.size, sha256: hash.digest('hex'), mtimeMs: st.mtimeMs };
+}
+
+/** A path with forward slashes, as reports store them. */
+export function toPosix(p: string): string {
+  return p.split(path.sep).join('/');
+}
