@@ -70,6 +70,8 @@ async function main(): Promise<void> {
     results.example = await child('cook', { workspace: path.join(REPO, 'examples/fashion-soup'), method: 'greedy' });
     log('image folders: the example\'s datasets as PNG folders, decoding and the same cook vs .npz');
     results.imageFolders = await child('imageFolders', { workspace: path.join(REPO, 'examples/fashion-soup') });
+    log('example: soup analyses (calibration, WiSE-FT, angles + 2-soups, learned soup)');
+    results.exampleAnalyses = await child('analyses', { workspace: path.join(REPO, 'examples/fashion-soup') });
 
     // 1b. A workspace of TensorBoard-logged runs, scanned.
     log(`trackers: scan of ${TRACKER_RUNS} TensorBoard runs of ${TRACKER_SCALARS} scalars each`);
@@ -105,6 +107,13 @@ async function main(): Promise<void> {
 
     log(`naive greedy loop (new session from a re-serialised model per candidate), K = ${sizes.naiveK}`);
     results.naive = await child('naive', { workspace: zoo.dir, k: sizes.naiveK, sizes: sizes.zoo });
+    // The zoo has no pretrained model: its last run stands in for θ0 (the weights' cost is the same).
+    const zooAnalyses: Record<string, unknown>[] = [];
+    for (const k of sizes.ks.filter((x) => x < maxK)) {
+      log(`zoo: soup analyses, K = ${k}`);
+      zooAnalyses.push(await child('analyses', { workspace: zoo.dir, k, pretrained: path.join(zoo.dir, zoo.runIds[maxK - 1], 'model.onnx'), learnedBudget: 20 }));
+    }
+    results.zooAnalyses = zooAnalyses;
     await fsp.rm(zoo.dir, { recursive: true, force: true });
 
     // 3. A model over 2 GB with external data.
@@ -408,6 +417,7 @@ function renderReport(res: Num, targets: Target[]): string {
   lines.push('');
   lines.push(`Activation: dist/extension.js is ${(num(act.bytes) / 1000).toFixed(0)} kB and does not require onnxruntime (${act.mentionsOnnxruntime ? 'but MENTIONS it' : 'not even mentioned'}); only the background worker loads it.`);
   lines.push(`Total benchmark time: ${(num(res.totalMs) / 60000).toFixed(1)} min.`);
+  lines.push(...analysesReport(res));
   return lines.join('\n');
 }
 
@@ -449,3 +459,18 @@ main().catch((err) => {
   process.stderr.write(`[bench] error: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });
+
+/** What each soup analysis costs: on the example and on the generated zoo per K (peak RSS flat in K). */
+function analysesReport(res: Num): string[] {
+  const runs = [['example', res.exampleAnalyses], ...((res.zooAnalyses ?? []) as Num[]).map((r) => ['zoo', r])] as [string, Num | undefined][];
+  const rows: string[][] = [];
+  for (const [where, r] of runs) {
+    if (!r) continue;
+    for (const [id, a] of Object.entries((r.analyses ?? {}) as Record<string, Num>)) {
+      const cost = (a.cost ?? {}) as Num;
+      rows.push([where, String(r.k), `${(num(r.parameters) / 1e6).toFixed(2)} M`, id, (num(a.wallMs) / 1000).toFixed(1), String(cost.forwardPasses ?? '-'), String(cost.weightMixes ?? '-'), (num(r.maxRssBytes) / MB).toFixed(0)]);
+    }
+  }
+  if (rows.length === 0) return [];
+  return ['', '### Soup analyses (each alone, after the cook\'s own passes)', '', table(['workspace', 'K', 'parameters', 'analysis', 's', 'forward passes', 'weight mixes', 'peak RSS MB'], rows)];
+}

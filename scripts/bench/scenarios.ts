@@ -18,6 +18,7 @@ import { createKernel } from '../../src/engine/soups/simdKernel';
 import { prewarmMeanWorker, StreamingMean } from '../../src/engine/soups/streamingMean';
 import { CHUNK_ELEMS, WeightReader, WeightSum } from '../../src/engine/soups/weights';
 import { imageFolders } from './imageFolders';
+import { analyses } from './analysesScenario';
 import type { Probe } from './instrument';
 import { installProbe, modelBytes } from './instrument';
 import { trackerScan } from './trackerScan';
@@ -39,6 +40,7 @@ export const scenarios: Record<string, (args: Args) => Promise<Record<string, un
   baseline,
   naive,
   averaging,
+  analyses,
   trackerScan,
   imageFolders,
 };

@@ -6,6 +6,8 @@ import type { OnnxModelInfo, OnnxValue } from '../formats/onnxModel';
 import { dataTypeName, OnnxDataType } from '../formats/onnxSchema';
 import type { WeightSet } from '../soups/weights';
 import type { EvalDataset } from '../datasets/evalDataset';
+import type { ExampleStats } from './exampleStats';
+import { allocExampleStats, fillExampleStats } from './exampleStats';
 import { buildSessionModel } from './sessionModel';
 
 /** Options for an {@link Evaluator}. */
@@ -27,6 +29,8 @@ export interface PassResult {
   correct: number;
   /** Logits [n × classes] when requested. */
   logits?: Float32Array;
+  /** Per-example confidence, prediction, log-probability of the label and Brier score, when requested. */
+  stats?: ExampleStats;
 }
 
 // Loaded lazily: only the background worker and the CLI evaluate, never the extension host.
@@ -115,9 +119,11 @@ export class Evaluator {
 
   /**
    * Runs `weights` over the whole dataset in batches; counts correct top-1 predictions (among
-   * `ds.subset` when set). Logits are kept for every class.
+   * `ds.subset` when set). With `keepLogits` it also returns the logits (every class), with
+   * `stats` the per-example statistics that calibration needs (computed batch by batch, so no
+   * logits are kept for them).
    */
-  async run(weights: WeightSet, ds: EvalDataset, opts: { keepLogits?: boolean; signal?: AbortSignal } = {}): Promise<PassResult> {
+  async run(weights: WeightSet, ds: EvalDataset, opts: { keepLogits?: boolean; stats?: boolean; signal?: AbortSignal } = {}): Promise<PassResult> {
     const ortm = onnxruntime();
     const feeds: Record<string, ortTypes.Tensor> = {};
     this.model.weights.forEach((w, i) => {
@@ -125,6 +131,7 @@ export class Evaluator {
     });
     let correct = 0;
     let logits: Float32Array | undefined;
+    const stats = opts.stats ? allocExampleStats(ds.n) : undefined;
     for (let start = 0; start < ds.n; start += this.batchSize) {
       if (opts.signal?.aborted) throw new SoupError('CANCELLED', 'cancelled');
       const b = Math.min(this.batchSize, ds.n - start);
@@ -148,8 +155,9 @@ export class Evaluator {
         if (predictedClass(data, i * classes, classes, ds.subset) === label) correct++;
       }
       logits?.set(data.subarray(0, b * classes), start * classes);
+      if (stats) fillExampleStats(stats, start, data, b, classes, ds.y);
     }
-    return { correct, logits };
+    return { correct, logits, stats };
   }
 
   async release(): Promise<void> {

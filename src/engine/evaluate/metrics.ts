@@ -39,6 +39,18 @@ export class LogitEnsemble {
     for (let i = 0; i < s.length; i++) s[i] += logits[i];
   }
 
+  /**
+   * The ensemble's mean logits [n × classes] on a dataset (float64 sum divided by `members`),
+   * e.g. for its calibration; undefined before any model was added on it.
+   */
+  meanLogits(ds: EvalDataset): { logits: Float64Array; classes: number } | undefined {
+    const s = this.sums.get(ds.key);
+    const classes = this.classes.get(ds.key);
+    if (!s || !classes || this.members === 0) return undefined;
+    const members = this.members;
+    return { logits: s.map((v) => v / members), classes };
+  }
+
   /** Correct top-1 predictions of the ensemble on a dataset (among `ds.subset` when set). */
   correct(ds: EvalDataset): number {
     const s = this.sums.get(ds.key);

@@ -10,6 +10,8 @@ export const EXAMPLE = path.join(REPO, 'examples', 'fashion-soup');
 export const EXPECTED_FILE = path.join(REPO, 'test', 'fixtures', 'fashion-soup', 'expected.json');
 /** PyTorch-averaged reference soups. */
 export const REFERENCE_SOUPS = path.join(REPO, 'test', 'fixtures', 'fashion-soup', 'reference-soups');
+/** PyTorch-computed analyses (calibration, WiSE-FT, angles, learned soups) of the example zoo. */
+export const ANALYSES_FILE = path.join(REPO, 'test', 'fixtures', 'fashion-soup-analyses', 'analyses.json');
 
 /** A fresh temp folder, removed by the returned cleanup. */
 export async function tempDir(prefix = 'soups-test-'): Promise<string> {
