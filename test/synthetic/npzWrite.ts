@@ -53,12 +53,8 @@ export function zipCentralHeader(f: ZipHeaderFields, offset: number): Buffer {
   const central = Buffer.alloc(46);
   central.writeUInt32LE(0x02014b50, 0);
   central.writeUInt16LE(f.version, 4);
-  central.writeUInt16LE(f.version, 6);
-  central.writeUInt16LE(f.method, 10);
-  central.writeUInt32LE(f.crc, 16);
-  central.writeUInt32LE(f.compressedSize, 20);
-  central.writeUInt32LE(f.size, 24);
-  central.writeUInt16LE(f.nameLength, 28);
+  // From "version needed" to the name length the record repeats the local header (no extra here).
+  zipLocalHeader(f).copy(central, 6, 4, 30);
   central.writeUInt32LE(offset, 42);
   return central;
 }

@@ -50,20 +50,11 @@ export async function readInputFile(file: string, what: string, opts: ReadInputO
  * (FILE_NOT_FOUND "<what> not found", READ_FAILED). The caller closes the handle.
  */
 export async function openInputFile(file: string, what: string): Promise<{ fh: fsp.FileHandle; size: number }> {
-  let fh: fsp.FileHandle;
   try {
-    fh = await fsp.open(file, OPEN_FLAGS);
+    return await openRegularFile(file);
   } catch (err) {
-    throw openError(err, file, what);
-  }
-  try {
-    const st = await fh.stat();
-    checkRegular(st, file);
-    return { fh, size: st.size };
-  } catch (err) {
-    await fh.close();
     if (err instanceof SoupError) throw err;
-    throw new SoupError('READ_FAILED', `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, file);
+    throw openError(err, file, what);
   }
 }
 
