@@ -90,7 +90,7 @@ export async function isHfTrainerRun(folder: RunFolder): Promise<boolean> {
  * else `trainer_state.json` `best_metric` (a missing file or field moves on to the next source;
  * an invalid value or unparsable file makes the run `unscored`). Chosen checkpoint: its own
  * `trainer_state.json` `log_history` `eval_accuracy` at step N, else (when it is the best) its
- * `best_metric`, else the run's `log_history` at step N; a `log_history` with steps past its
+ * `best_metric`, else the run's `log_history` at step N, else (the best) the run's `best_metric`; a `log_history` with steps past its
  * file's `global_step` is not used. Never throws.
  */
 export async function readHfTrainerRun(folder: RunFolder): Promise<RunRecord> {
@@ -196,8 +196,12 @@ async function scoreCheckpoint(folder: RunFolder, checkpoint: Checkpoint, json: 
   }
   const runState = await json.read(HF_TRAINER_STATE);
   if (runState?.ok && isRecord(runState.value)) {
-    const logged = scoreLogHistory(runState.value, joinId(folder.id, HF_TRAINER_STATE), checkpoint.step);
+    const runRel = joinId(folder.id, HF_TRAINER_STATE);
+    const logged = scoreLogHistory(runState.value, runRel, checkpoint.step);
     if (logged) return logged;
+    if (checkpoint.isBest && runState.value.best_metric !== undefined && runState.value.best_metric !== null) {
+      return checkAccuracy(runState.value, runRel, 'best_metric');
+    }
   }
   return { ok: false, reason: `${ownRel}: no ${HF_ACCURACY_FIELD} logged at step ${checkpoint.step}` };
 }
