@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { scanRuns } from '../../src/engine/discovery/scanRuns';
 import type { RunRecord } from '../../src/engine/discovery/runRecord';
 import { CKPT_INGREDIENTS, CKPT_ZOO } from './helpers/ckptZoo';
+import { PickleWriter, f32Bytes, torchZip } from './helpers/torchZipWriter';
 import { EXAMPLE, REPO, caseFolders } from './helpers/paths';
 
 const TRACKERS = path.join(REPO, 'test', 'fixtures', 'fashion-trackers');
@@ -23,6 +24,26 @@ function byHeldout(runs: RunRecord[]): string[] {
   return runs.filter((r) => r.heldout !== undefined)
     .sort((a, b) => (b.heldout ?? 0) - (a.heldout ?? 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
     .map((r) => r.id);
+}
+
+/**
+ * A Lightning `.ckpt` (as torch.save writes it) at `epoch`/`step` whose ModelCheckpoint state
+ * monitors `monitor` and names `best` (a path of the training machine) with `score`.
+ */
+function lightningCkpt(epoch: number, step: number, monitor: string, best: string, score: number): Buffer {
+  const storages = [{ key: '0', type: 'FloatStorage', numel: 2, bytes: f32Bytes([1, 2]) }];
+  const float = Buffer.alloc(8);
+  float.writeDoubleBE(score);
+  const pickle = new PickleWriter().emptyDict().mark()
+    .str('epoch').int(epoch).str('global_step').int(step)
+    .str('state_dict').stateDict([{ name: 'model.w', key: '0', offset: 0, shape: [2], stride: [1] }], storages)
+    .str('callbacks').emptyDict().mark().str(`ModelCheckpoint{'monitor': '${monitor}'}`)
+    .emptyDict().mark().str('monitor').str(monitor).str('best_model_path').str(`/train/run/checkpoints/${best}`)
+    .str('best_model_score').raw(0x47, float).setItems()
+    .setItems()
+    .setItems()
+    .bytes();
+  return torchZip(pickle, storages);
 }
 
 const rel = (root: string, abs: string | undefined): string | undefined => (abs === undefined ? undefined : path.relative(root, abs).split(path.sep).join('/'));
@@ -177,6 +198,22 @@ describe('run discovery of checkpoint and tracker workspaces', () => {
       assert.deepEqual(found.map((r) => [r.id, r.layout, r.status]), [['logs/empty', 'lightning', 'unreadable'], ['logs/evil', 'lightning', 'unreadable']]);
       assert.equal(found[0].reason, 'logs/empty/checkpoints: no .ckpt file');
       assert.match(found[1].reason ?? '', /^logs\/evil\/checkpoints\/epoch=4-step=469\.ckpt: .*os\.system/);
+    });
+
+    it('scores the best checkpoint from metrics.csv at its step when ModelCheckpoint monitors a loss', async () => {
+      const root = await fresh();
+      await fsp.mkdir(path.join(root, 'v0/checkpoints'), { recursive: true });
+      await fsp.writeFile(path.join(root, 'v0/metrics.csv'), 'epoch,step,val_acc,val_loss\n0,10,0.61,0.3\n1,20,0.7,0.4\n2,30,0.5,0.9\n');
+      await fsp.writeFile(path.join(root, 'v0/checkpoints/epoch=0-step=10.ckpt'), lightningCkpt(0, 10, 'val_loss', 'epoch=0-step=10.ckpt', 0.3));
+      await fsp.writeFile(path.join(root, 'v0/checkpoints/epoch=1-step=20.ckpt'), lightningCkpt(1, 20, 'val_loss', 'epoch=0-step=10.ckpt', 0.3));
+      const [r] = await scanRuns(root, {});
+      assert.equal(r.modelPath, path.join(root, 'v0/checkpoints/epoch=0-step=10.ckpt'));
+      assert.deepEqual([r.heldout, r.metricsSource], [0.61, { file: 'v0/metrics.csv', field: 'val_acc' }]);
+      // The latest state decides: here it names the later file as the best.
+      await fsp.writeFile(path.join(root, 'v0/checkpoints/last.ckpt'), lightningCkpt(2, 30, 'val_acc', 'epoch=1-step=20.ckpt', 0.7));
+      const [again] = await scanRuns(root, {});
+      assert.equal(again.modelPath, path.join(root, 'v0/checkpoints/epoch=1-step=20.ckpt'));
+      assert.deepEqual([again.heldout, again.metricsSource], [0.7, { file: 'v0/checkpoints/last.ckpt', field: 'val_acc' }]);
     });
 
     it('keeps a top-level model.onnx ahead of a best checkpoint that holds only weights', async () => {
