@@ -42,8 +42,8 @@ export interface LightningReadOptions extends ReadRunOptions {
  * Reads a Lightning run. The model is `model.onnx` when there is one, scored with the latest
  * logged value; else the checkpoint chosen by `chooseLightningCheckpoint`: scored with
  * ModelCheckpoint's `best_model_score` when its monitor is a held-out key, else with the value
- * logged at the checkpoint's epoch/step (`metrics.csv` row, else the TensorBoard scalar at its
- * global step); a run whose only checkpoint has no step is scored with the latest value. The
+ * logged at the checkpoint's step: the `metrics.csv` row at that step (the last row when it is the
+ * only checkpoint), else the TensorBoard scalar at its global step. The
  * metric is `options.metric` when given, else the default held-out keys (heldoutKeys.ts). Never
  * throws for bad content (only CANCELLED): a broken run comes back `unscored` or `unreadable`
  * with a reason; an unparsable `hparams.yaml` only leaves `hparams` empty (with a warning).
@@ -57,7 +57,7 @@ export async function readLightningRun(folder: RunFolder, options: LightningRead
   const base = { folder, layout: 'lightning' as const, hparams, warnings };
   if (folder.files.has(MODEL_FILE)) {
     const modelPath = path.join(folder.dir, MODEL_FILE);
-    const score = await scoreLogged(folder, options, {}, warnings);
+    const score = await scoreLogged(folder, options, {}, warnings, undefined);
     return finishRecord({ ...base, modelPath, files, score });
   }
   const chosen = await chooseLightningCheckpoint(folder);
@@ -74,25 +74,26 @@ export async function readLightningRun(folder: RunFolder, options: LightningRead
     const label = `${callback.monitor} (ModelCheckpoint best_model_score)`;
     score = checkAccuracyValue(callback.score, joinId(folder.id, path.relative(folder.dir, callback.file).split(path.sep).join('/')), callback.monitor, label);
   } else {
-    // One checkpoint without a step: it is the last state, scored by the last value logged.
-    const at = chosen.step === undefined && chosen.count === 1 ? {} : { epoch: chosen.epoch, step: chosen.step };
-    score = await scoreLogged(folder, options, at, warnings);
+    // The only checkpoint is the last state: the last metrics.csv row is its own. Steps are matched
+    // alone (epoch numbering at a save differs between Lightning versions).
+    const csvAt = chosen.count === 1 ? {} : chosen.step !== undefined ? { step: chosen.step } : { epoch: chosen.epoch };
+    score = await scoreLogged(folder, options, csvAt, warnings, chosen.step);
   }
   return finishRecord({ ...base, modelPath: file, weights, files, score, ...(chosen.problem ? { unreadable: chosen.problem } : {}) });
 }
 
 /**
- * The held-out value logged at `at` (epoch/step; `{}`: the latest): from `metrics.csv` when the
- * folder has one, else from its TensorBoard event files.
+ * The held-out value of `metrics.csv` at `csvAt` (`{}`: the latest row) when the folder has one,
+ * else the TensorBoard scalar at `step` (undefined: the last one logged).
  */
-async function scoreLogged(folder: RunFolder, options: LightningReadOptions, at: CsvPosition, warnings: string[]): Promise<Score> {
+async function scoreLogged(folder: RunFolder, options: LightningReadOptions, csvAt: CsvPosition, warnings: string[], step: number | undefined): Promise<Score> {
   if (folder.files.has(LIGHTNING_METRICS_FILE)) {
     const rel = joinId(folder.id, LIGHTNING_METRICS_FILE);
     const text = await readRunText(folder, LIGHTNING_METRICS_FILE);
-    return text.ok ? scoreMetricsCsv(text.value, rel, options.metric, at) : text;
+    return text.ok ? scoreMetricsCsv(text.value, rel, options.metric, csvAt) : text;
   }
   if ([...folder.files].some(isEventFile)) {
-    const tb = await readTensorBoardRun(folder, { metric: options.metric, signal: options.signal, ...(at.step !== undefined && { step: at.step }) });
+    const tb = await readTensorBoardRun(folder, { metric: options.metric, signal: options.signal, ...(step !== undefined && { step }) });
     warnings.push(...tb.warnings);
     if (tb.heldout !== undefined && tb.metricsSource) return { ok: true, value: tb.heldout, source: { file: tb.metricsSource.file, field: tb.metricsSource.field } };
     return { ok: false, reason: tb.heldoutReason ?? `${joinId(folder.id, '')}: no held-out value in the event files` };
