@@ -89,7 +89,7 @@ async function scanCommand(args: ParsedArgs): Promise<number> {
   const skipped = scan.skipped ?? [];
   if (skipped.length > 0) process.stdout.write(`\nNot scanned (${skipped.length}):\n${skipped.map((s) => `  ${printable(s.path)}: ${printable(s.reason)}`).join('\n')}\n`);
   if (scan.groups.length > 1) process.stdout.write(`\n${scan.groups.length} architectures: ${scan.groups.map((g) => `${g.label} (${g.runIds.length} runs)`).join('; ')}\n`);
-  if (scan.pretrained) process.stdout.write(printable(`\npretrained (not an ingredient): ${scan.pretrained.id}${scan.pretrained.reason ? ` — ${scan.pretrained.reason}` : ''}`) + '\n');
+  if (scan.pretrained) process.stdout.write(`\n${printable(`pretrained (not an ingredient): ${scan.pretrained.id}${scan.pretrained.reason ? ` — ${scan.pretrained.reason}` : ''}`)}\n`);
   return 0;
 }
 
