@@ -66,6 +66,12 @@ export async function chooseIngredients(plan: CookPlan, method: SoupMethodDescri
   const workspace = path.resolve(plan.workspace);
   run.progress(0, 1, 'scanning runs');
   const inspected = await inspectWorkspace(workspace, plan.config, { signal: run.signal });
+  return chooseFromInspected(plan, method, inspected);
+}
+
+/** {@link chooseIngredients} for a workspace already inspected. */
+export function chooseFromInspected(plan: CookPlan, method: SoupMethodDescriptor, inspected: InspectedWorkspace): ChosenIngredients {
+  const workspace = path.resolve(plan.workspace);
   const chosen = pickIngredients(inspected.scan, plan.ingredients, workspace);
   if (method.needs.heldout && !plan.config.datasets.heldout) {
     throw new SoupError('CONFIG_INVALID', `${method.label} needs a held-out dataset: set "datasets.heldout" in modelsoups.json`, path.join(workspace, 'modelsoups.json'));

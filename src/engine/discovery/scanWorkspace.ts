@@ -54,6 +54,14 @@ export async function inspectWorkspace(workspace: string, config: SoupConfig, op
     metric: config.metric,
     signal: opts.signal,
   });
+  return inspectRuns(root, config, found, skipped, opts);
+}
+
+/**
+ * The second half of {@link inspectWorkspace}: reads the models (ONNX structures, checkpoint
+ * tensor tables) of runs already found and groups them.
+ */
+export async function inspectRuns(root: string, config: SoupConfig, found: RunRecord[], skipped: SkippedPath[] = [], opts: { signal?: AbortSignal } = {}): Promise<InspectedWorkspace> {
   const pretrainedPath = config.pretrained ? resolveInWorkspace(root, config.pretrained) : undefined;
   const graphPath = config.graph ? resolveInWorkspace(root, config.graph) : undefined;
   const runs = found.filter((r) => r.modelPath !== pretrainedPath && r.modelPath !== graphPath);
