@@ -4,11 +4,11 @@ import * as path from 'node:path';
 import { checkpointTable } from '../../src/engine/checkpoints/checkpointTable';
 import { mapGraphToCheckpoint } from '../../src/engine/checkpoints/graphMapping';
 import { GraphSpace } from '../../src/engine/checkpoints/graphSpace';
-import { roundAsStored, soupDtypes } from '../../src/engine/checkpoints/storedPrecision';
+import { roundAsStored, soupDtypes, StoredWeightSum } from '../../src/engine/checkpoints/storedPrecision';
 import { openWeights } from '../../src/engine/checkpoints/weightsFile';
 import { loadConfig } from '../../src/engine/config';
 import type { CookPlan } from '../../src/engine/cookPlan';
-import { chooseFromInspected } from '../../src/engine/cookPhases';
+import { chooseFromInspected, enterGraphSpace } from '../../src/engine/cookPhases';
 import type { CookResult } from '../../src/engine/cookSoup';
 import { cookChosen } from '../../src/engine/cookSoup';
 import { openArrayFiles } from '../../src/engine/datasets/arrayFiles';
@@ -17,7 +17,9 @@ import type { InspectedWorkspace } from '../../src/engine/discovery/scanWorkspac
 import { inspectRuns } from '../../src/engine/discovery/scanWorkspace';
 import { Evaluator } from '../../src/engine/evaluate/evaluator';
 import { readOnnxModel } from '../../src/engine/formats/onnxModel';
-import { bf16ToNumber, float32ToBf16 } from '../../src/engine/formats/tensorDtypes';
+import { bf16ToNumber, float32ToBf16, roundToHalf } from '../../src/engine/formats/tensorDtypes';
+import { writeSafetensorsFile } from '../../src/engine/formats/safetensorsWrite';
+import * as os from 'node:os';
 import { TensorReader } from '../../src/engine/formats/tensorRead';
 import { PhaseClock } from '../../src/engine/phaseClock';
 import { REPORT_FILE, SOUP_MODEL_FILE, SOUP_WEIGHTS_FILE } from '../../src/engine/report';
@@ -153,6 +155,100 @@ describe('checkpoint ingredients cooked through one ONNX export (fashion-ckpt)',
     } finally {
       await ev.release();
       await space.close();
+    }
+  });
+});
+
+describe('checkpoint runs that cannot join the graph group', function () {
+  this.timeout(120_000);
+  const config = loadConfig(CKPT_ZOO);
+
+  it('marks a run whose tensors differ `incompatible`, naming the first tensor; a checkpoint pretrained joins the group', async () => {
+    const dir = await tempDir();
+    try {
+      const file = path.join(dir, 'model.safetensors');
+      // fc2 with 12 classes instead of 10.
+      const ref = await openWeights(ckptFile('pretrained/model.safetensors'));
+      const specs = ref.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.name.startsWith('fc2') ? [12, ...t.shape.slice(1)] : t.shape }));
+      await writeSafetensorsFile(file, specs, (i) => new Float32Array(specs[i].shape.reduce((a, b) => a * b, 1)));
+      const runs = fixtureRuns().filter((r) => r.id === 'runs/ft-00');
+      runs.push({ id: 'odd', layout: 'plain', dir, modelPath: file, weights: { file, format: 'safetensors' }, files: [file], heldout: 0.5, hparams: {}, status: 'ok' });
+      const ins = await inspectRuns(CKPT_ZOO, config, runs);
+      const odd = ins.scan.runs.find((r) => r.id === 'odd');
+      assert.equal(odd?.status, 'incompatible');
+      assert.match(odd?.reason ?? '', /tensor "fc2\.weight" is \[12, 64\], model\.safetensors has \[10, 64\]/);
+      assert.equal(ins.scan.pretrained?.architecture, ins.graph?.model.architectureKey);
+      assert.equal(ins.scan.runs.find((r) => r.id === 'runs/ft-00')?.status, 'ok');
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('marks checkpoint runs unreadable, saying what to set, when no graph is configured', async () => {
+    const ins = await inspectRuns(CKPT_ZOO, { ...config, graph: undefined, pretrained: undefined }, fixtureRuns().slice(0, 2));
+    for (const r of ins.scan.runs) {
+      assert.equal(r.status, 'unreadable');
+      assert.match(r.reason ?? '', /set "graph" in modelsoups\.json/);
+    }
+  });
+
+  it('removes its temp folder when materialising is cancelled', async () => {
+    const ins = await inspectRuns(CKPT_ZOO, config, fixtureRuns());
+    const plan: CookPlan = { workspace: CKPT_ZOO, config, method: 'uniform' };
+    const chosen = chooseFromInspected(plan, getSoupMethod('uniform'), ins);
+    const temps = async () => (await fsp.readdir(os.tmpdir())).filter((n) => n.startsWith('model-soup-graph-')).length;
+    const before = await temps();
+    const ac = new AbortController();
+    await assert.rejects(
+      enterGraphSpace(chosen, { signal: ac.signal, progress: (done) => (done === 2 ? ac.abort() : undefined) }),
+      (err: unknown) => (err as { code?: string }).code === 'CANCELLED',
+    );
+    assert.equal(chosen.graphSpace, undefined);
+    assert.equal(await temps(), before);
+  });
+});
+
+describe('greedy candidates of half-precision members', function () {
+  this.timeout(120_000);
+
+  it('are scored as stored: an all-bf16 candidate mean is rounded to bf16, a mixed one stays float32', async () => {
+    const config = loadConfig(CKPT_ZOO);
+    const ins = await inspectRuns(CKPT_ZOO, config, fixtureRuns());
+    const graph = ins.graph!;
+    const dir = await tempDir();
+    const space = await GraphSpace.open(graph.model, await mapGraphToCheckpoint(graph.model, graph.reference));
+    const reader = new TensorReader();
+    try {
+      // A second bf16 member: ft-00 stored as bf16.
+      const src = await openWeights(ckptFile('runs/ft-00/model.safetensors'));
+      const file = path.join(dir, 'model.safetensors');
+      const specs = src.tensors.map((t) => ({ name: t.name, dtype: 'BF16' as const, shape: t.shape }));
+      await writeSafetensorsFile(file, specs, async (i) => roundToHalf('BF16', (await reader.read(src.tensors[i])) as Float32Array));
+      const names = graph.reference.tensors.map((t) => t.name);
+      const bf = await space.materialise(ins.checkpoints.get('runs/ft-11')!);
+      const bf2 = await space.materialise(checkpointTable(await openWeights(file), names));
+      const f32 = await space.materialise(ins.checkpoints.get('runs/ft-00')!);
+      const stored = new Map([[bf.model, bf.dtypes], [bf2.model, bf2.dtypes], [f32.model, f32.dtypes]]);
+      const sum = new StoredWeightSum(graph.model, stored);
+      await sum.add(bf.model);
+      const [a, a2, b] = [await loadWeights(bf.model), await loadWeights(bf2.model), await loadWeights(f32.model)];
+      const halves = (await sum.meanWith(bf2.model)).map((w) => Float32Array.from(w));
+      const mixed = await sum.meanWith(f32.model);
+      let differ = 0;
+      for (let t = 0; t < a.length; t++) {
+        const mapped = bf.dtypes[t] !== undefined;
+        for (let k = 0; k < a[t].length; k++) {
+          const m2 = Math.fround((a[t][k] + a2[t][k]) / 2);
+          assert.equal(halves[t][k], mapped ? bf16ToNumber(float32ToBf16(m2)) : m2);
+          assert.equal(mixed[t][k], Math.fround((a[t][k] + b[t][k]) / 2));
+          if (halves[t][k] !== m2) differ++;
+        }
+      }
+      // Rounding really happened (the float32 means hold values bf16 cannot).
+      assert.ok(differ > 0);
+    } finally {
+      await Promise.all([space.close(), reader.close()]);
+      await fsp.rm(dir, { recursive: true, force: true });
     }
   });
 });
