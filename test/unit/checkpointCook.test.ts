@@ -6,7 +6,9 @@ import { mapGraphToCheckpoint } from '../../src/engine/checkpoints/graphMapping'
 import { GraphSpace } from '../../src/engine/checkpoints/graphSpace';
 import { roundAsStored, soupDtypes, StoredWeightSum } from '../../src/engine/checkpoints/storedPrecision';
 import { openWeights } from '../../src/engine/checkpoints/weightsFile';
-import { loadConfig } from '../../src/engine/config';
+import { parseArgs } from '../../src/cli/args';
+import { CONFIG_FLAGS, configFromArgs } from '../../src/cli/configFlags';
+import { loadConfig, parseConfig } from '../../src/engine/config';
 import type { CookPlan } from '../../src/engine/cookPlan';
 import { chooseFromInspected, enterGraphSpace } from '../../src/engine/cookPhases';
 import type { CookResult } from '../../src/engine/cookSoup';
@@ -250,6 +252,14 @@ describe('greedy candidates of half-precision members', function () {
       await Promise.all([space.close(), reader.close()]);
       await fsp.rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the "graph" key', () => {
+  it('is read from modelsoups.json, replaced by --graph and validated as a string', () => {
+    assert.equal(loadConfig(CKPT_ZOO).graph, 'pretrained/model.onnx');
+    assert.equal(configFromArgs(CKPT_ZOO, parseArgs(['--graph', 'export/model.onnx'], CONFIG_FLAGS, [])).graph, 'export/model.onnx');
+    assert.throws(() => parseConfig({ graph: 3 }, 'inline'), /graph/);
   });
 });
 
