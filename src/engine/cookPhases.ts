@@ -477,7 +477,7 @@ export async function writeSoup(report: SoupReport, to: SoupDestination): Promis
 export function checkpointOutput(chosen: ChosenIngredients, members: readonly string[]): SoupDestination['checkpoint'] {
   const space = chosen.graphSpace;
   const tables = members.map((id) => chosen.ingredients.find((i) => i.id === id)?.checkpoint?.table);
-  if (!space || tables.some((t) => t === undefined)) return undefined;
+  if (!space || tables.some((t) => t === undefined || t.table.format === 'onnx')) return undefined;
   return { members: tables as CheckpointTable[], space };
 }
 

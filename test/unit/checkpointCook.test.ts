@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { promises as fsp, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { checkpointTable } from '../../src/engine/checkpoints/checkpointTable';
@@ -28,7 +29,7 @@ import { REPORT_FILE, SOUP_MODEL_FILE, SOUP_WEIGHTS_FILE } from '../../src/engin
 import { getSoupMethod } from '../../src/engine/soups/registry';
 import { loadWeights } from '../../src/engine/soups/weights';
 import { CKPT_INGREDIENTS, CKPT_ZOO, ckptFile } from './helpers/ckptZoo';
-import { tempDir } from './helpers/paths';
+import { EXAMPLE, tempDir } from './helpers/paths';
 
 type Counts = Record<string, number>;
 interface CkptExpected {
@@ -52,6 +53,21 @@ function fixtureRuns(): RunRecord[] {
   const x13 = ckptFile('sweep-x13/model.pt');
   runs.push({ id: 'sweep-x13', layout: 'plain', dir: ckptFile('sweep-x13'), modelPath: x13, weights: { file: x13, format: 'torch' }, files: [x13], heldout: 0.99, hparams: {}, status: 'ok' });
   return runs;
+}
+
+/** Every count of expected.json for a greedy cook of the twelve ingredients. */
+function assertGreedyAsExpected(r: CookResult['report']): void {
+  for (const ing of expected.ingredients) {
+    assert.deepEqual(r.ingredients.find((i) => i.id === projectId(ing.id))?.metrics?.correct, ing.correct, ing.id);
+  }
+  assert.deepEqual(r.soup.members, expected.greedy_soup.members.map(projectId));
+  assert.deepEqual(
+    r.steps.map((s) => [s.candidate, s.correct, s.added]),
+    expected.greedy_soup.steps.map((s) => [projectId(s.candidate), s.candidate_soup_heldout_correct, s.accepted]),
+  );
+  assert.deepEqual(r.soup.metrics.correct, expected.greedy_soup.correct);
+  assert.deepEqual(r.baselines.uniform.metrics.correct, expected.uniform_soup.correct);
+  assert.deepEqual(r.baselines.ensemble.metrics.correct, expected.ensemble.logits_mean.correct);
 }
 
 describe('checkpoint ingredients cooked through one ONNX export (fashion-ckpt)', function () {
@@ -88,18 +104,7 @@ describe('checkpoint ingredients cooked through one ONNX export (fashion-ckpt)',
   });
 
   it('reproduces every count of expected.json: ingredients, greedy steps and members, uniform soup, ensemble', () => {
-    const r = greedy.report;
-    for (const ing of expected.ingredients) {
-      assert.deepEqual(r.ingredients.find((i) => i.id === projectId(ing.id))?.metrics?.correct, ing.correct, ing.id);
-    }
-    assert.deepEqual(r.soup.members, expected.greedy_soup.members.map(projectId));
-    assert.deepEqual(
-      r.steps.map((s) => [s.candidate, s.correct, s.added]),
-      expected.greedy_soup.steps.map((s) => [projectId(s.candidate), s.candidate_soup_heldout_correct, s.accepted]),
-    );
-    assert.deepEqual(r.soup.metrics.correct, expected.greedy_soup.correct);
-    assert.deepEqual(r.baselines.uniform.metrics.correct, expected.uniform_soup.correct);
-    assert.deepEqual(r.baselines.ensemble.metrics.correct, expected.ensemble.logits_mean.correct);
+    assertGreedyAsExpected(greedy.report);
   });
 
   it('reports weights per ingredient and the graph mapping, and removes its temp folder', async () => {
@@ -157,6 +162,32 @@ describe('checkpoint ingredients cooked through one ONNX export (fashion-ckpt)',
     } finally {
       await ev.release();
       await space.close();
+    }
+  });
+});
+
+describe('a mixed workspace (ONNX and checkpoint runs) cooks in graph space', function () {
+  this.timeout(600_000);
+
+  it('maps an ONNX run exported without constant folding onto the graph and gives the same soup', async () => {
+    const config = loadConfig(CKPT_ZOO);
+    // runs/ft-00 as the bundled example's ONNX export (Gemm with fc1.weight) instead of safetensors.
+    const onnx = path.join(EXAMPLE, 'runs', 'ft-00', 'model.onnx');
+    const runs = fixtureRuns().map((r): RunRecord => (r.id === 'runs/ft-00' ? { ...r, layout: 'hf', modelPath: onnx, weights: undefined, files: [onnx] } : r));
+    const ins = await inspectRuns(CKPT_ZOO, config, runs);
+    assert.equal(ins.scan.groups.length, 1);
+    assert.equal(ins.checkpoints.get('runs/ft-00')?.table.format, 'onnx');
+    const out = await tempDir();
+    try {
+      const plan: CookPlan = { workspace: CKPT_ZOO, config, method: 'greedy', outDir: out, name: 'mixed' };
+      const r = await cookChosen(plan, chooseFromInspected(plan, getSoupMethod('greedy'), ins), new PhaseClock(), { outRoot: out });
+      assertGreedyAsExpected(r.report);
+      // The ONNX run's own file is the one fingerprinted.
+      assert.equal(r.report.ingredients.find((i) => i.id === 'runs/ft-00')?.sha256, createHash('sha256').update(await fsp.readFile(onnx)).digest('hex'));
+      // ft-00 is not a greedy member: the soup is all checkpoints and gets model.safetensors.
+      await fsp.stat(path.join(r.dir, SOUP_WEIGHTS_FILE));
+    } finally {
+      await fsp.rm(out, { recursive: true, force: true });
     }
   });
 });

@@ -6,14 +6,19 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import type { OnnxModelInfo } from '../formats/onnxModel';
+import { OnnxDataType } from '../formats/onnxSchema';
 import { isFloatDtype } from '../formats/tensorDtypes';
-import type { TensorEntry } from '../formats/tensorRead';
+import { contiguousStrides, type TensorEntry } from '../formats/tensorRead';
 import { chooseWrapperPrefix } from './namePrefix';
 import type { WeightsTable } from './weightsFile';
 
+/** A weights table, or an ONNX model's float initializers read as one (format `onnx`). */
+export type TensorTable = Omit<WeightsTable, 'format'> & { format: WeightsTable['format'] | 'onnx' };
+
 /** A checkpoint's tensors by architecture name. */
 export interface CheckpointTable {
-  table: WeightsTable;
+  table: TensorTable;
   /** The wrapper prefix stripped (`''` for none). */
   prefix: string;
   /** Architecture name -> the tensor as saved, in file order. */
@@ -25,13 +30,43 @@ export interface CheckpointTable {
 }
 
 /** Reads `table` under the names of `referenceNames` (the graph's / the reference checkpoint's). */
-export function checkpointTable(table: WeightsTable, referenceNames: Iterable<string>): CheckpointTable {
+export function checkpointTable(table: TensorTable, referenceNames: Iterable<string>): CheckpointTable {
   const { prefix, rename } = chooseWrapperPrefix(table.tensors.map((t) => t.name), referenceNames);
   const tensors = new Map<string, TensorEntry>();
   for (const t of table.tensors) tensors.set(rename.get(t.name) ?? t.name, t);
   const dtypes = new Set(table.tensors.filter((t) => isFloatDtype(t.dtype)).map((t) => t.dtype.toLowerCase()));
   const dtype = dtypes.size === 1 ? [...dtypes][0] : dtypes.size === 0 ? 'none' : 'mixed';
   return { table, prefix, tensors, dtype, key: tensorsKey(tensors) };
+}
+
+/**
+ * An ONNX model's float initializers as a tensor table, so an ONNX run exported differently
+ * from the graph (other initializer names, e.g. without constant folding) joins graph space in
+ * a mixed workspace. Nothing is read.
+ */
+export function onnxTensorTable(model: OnnxModelInfo): TensorTable {
+  const tensors = model.weights.map((w): TensorEntry => ({
+    name: w.name,
+    dtype: w.dataType === OnnxDataType.DOUBLE ? 'F64' : 'F32',
+    shape: [...w.dims],
+    numel: w.numel,
+    file: w.data.kind === 'inline' ? model.path : w.data.file,
+    dataOffset: w.data.offset,
+    storageNumel: w.numel,
+    storageOffset: 0,
+    strides: contiguousStrides(w.dims),
+  }));
+  return { file: model.path, format: 'onnx', files: [...new Set([model.path, ...tensors.map((t) => t.file)])], tensors, metadata: {} };
+}
+
+/** The first tensor of `table` that `reference` lacks or holds in another shape (ONNX runs carry no buffers). */
+export function firstTensorNotIn(table: ReadonlyMap<string, TensorEntry>, reference: ReadonlyMap<string, TensorEntry>, referenceLabel: string): string | undefined {
+  for (const [name, t] of table) {
+    const r = reference.get(name);
+    if (!r) return `initializer "${name}" is not a tensor of ${referenceLabel}`;
+    if (t.shape.length !== r.shape.length || t.shape.some((d, i) => d !== r.shape[i])) return `initializer "${name}" is [${t.shape.join(', ')}], ${referenceLabel} has [${r.shape.join(', ')}]`;
+  }
+  return undefined;
 }
 
 /** Architecture key of a tensor table: names, float-or-not and shapes, in name order. */

@@ -94,10 +94,14 @@ function graphBytes(values: ArrayLike<number>, w: OnnxWeight, t: TensorEntry, tr
   const arr = w.dataType === OnnxDataType.DOUBLE ? new Float64Array(w.numel) : new Float32Array(w.numel);
   if (transposed) {
     // The initializer [cols, rows] holds the transpose of the tensor [rows, cols].
-    const [rows, cols] = t.shape;
-    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) arr[j * rows + i] = values[i * cols + j];
+    transposeInto(values, arr, t.shape[0], t.shape[1]);
   } else {
     arr.set(values);
   }
   return new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
+}
+
+/** Writes the transpose of `src` [rows, cols] into `dst` [cols, rows]. */
+export function transposeInto(src: ArrayLike<number>, dst: Float32Array | Float64Array, rows: number, cols: number): void {
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) dst[j * rows + i] = src[i * cols + j];
 }

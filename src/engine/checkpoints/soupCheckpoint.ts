@@ -14,7 +14,7 @@ import { isFloatDtype, roundToHalf } from '../formats/tensorDtypes';
 import { TensorReader } from '../formats/tensorRead';
 import type { WeightSet } from '../soups/weights';
 import type { CheckpointTable } from './checkpointTable';
-import type { GraphSpace } from './graphSpace';
+import { transposeInto, type GraphSpace } from './graphSpace';
 import { soupDtypeOf, type SoupDtype } from './storedPrecision';
 
 /** Files copied from the first member's folder when present (config and tokenizer / preprocessor). */
@@ -85,9 +85,10 @@ export async function writeSoupCheckpoint(weightsFile: string, members: readonly
 /** A soup weight in the checkpoint's layout (the graph may hold the transpose). */
 function fromGraph(w: Float32Array | Float64Array, shape: readonly number[], transposed: boolean): Float32Array {
   if (!transposed) return w instanceof Float32Array ? w : Float32Array.from(w);
+  // The graph holds [cols, rows]; the checkpoint [rows, cols].
   const [rows, cols] = shape;
   const out = new Float32Array(rows * cols);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[i * cols + j] = w[j * rows + i];
+  transposeInto(w, out, cols, rows);
   return out;
 }
 

@@ -4,7 +4,7 @@ import { resolveInWorkspace } from '../config';
 import { SoupError } from '../errors';
 import type { OnnxModelInfo } from '../formats/onnxModel';
 import { firstArchitectureDifference, readOnnxModel } from '../formats/onnxModel';
-import { checkpointTable, firstTensorDifference, referenceCheckpointFile, type CheckpointTable } from '../checkpoints/checkpointTable';
+import { checkpointTable, firstTensorDifference, firstTensorNotIn, onnxTensorTable, referenceCheckpointFile, type CheckpointTable } from '../checkpoints/checkpointTable';
 import { openWeights } from '../checkpoints/weightsFile';
 import type { TensorEntry } from '../formats/tensorRead';
 import type { SkippedPath } from './linkPolicy';
@@ -85,6 +85,7 @@ export async function inspectRuns(root: string, config: SoupConfig, found: RunRe
       markUnreadable(run, err instanceof SoupError ? err.problem : String(err));
     }
   }
+  if (graph && !('error' in graph) && checkpoints.size > 0) joinGraphSpace(runs, graph, models, checkpoints);
   const { groups, primary } = regroup(runs, models);
   runs.sort(byHeldout);
   let pretrained: WorkspaceScan['pretrained'];
@@ -125,6 +126,24 @@ async function loadGraph(graphPath: string | undefined, pretrainedPath: string |
     return { reference: { model, reference: { file: referenceFile, tensors } }, referenceTable };
   } catch (err) {
     return { error: `graph: ${err instanceof SoupError ? err.message : String(err)}` };
+  }
+}
+
+/**
+ * A mixed workspace: ONNX runs exported otherwise than the graph (their own initializer names)
+ * join graph space when every initializer is a tensor of the reference checkpoint (after the
+ * wrapper prefix), with the same shape; others keep their own group.
+ */
+function joinGraphSpace(runs: RunRecord[], graph: Extract<LoadedGraph, { reference: GraphReference }>, models: Map<string, OnnxModelInfo>, checkpoints: Map<string, CheckpointTable>): void {
+  const graphKey = graph.reference.model.architectureKey;
+  for (const run of runs) {
+    const model = models.get(run.id);
+    if (!model || checkpoints.has(run.id) || run.status === 'unreadable' || model.architectureKey === graphKey) continue;
+    const ck = checkpointTable(onnxTensorTable(model), graph.referenceTable.tensors.keys());
+    if (firstTensorNotIn(ck.tensors, graph.referenceTable.tensors, graph.reference.reference.file) !== undefined) continue;
+    run.architecture = graphKey;
+    models.set(run.id, graph.reference.model);
+    checkpoints.set(run.id, ck);
   }
 }
 
