@@ -70,6 +70,26 @@ function assertGreedyAsExpected(r: CookResult['report']): void {
   assert.deepEqual(r.baselines.ensemble.metrics.correct, expected.ensemble.logits_mean.correct);
 }
 
+/** Same names, dtypes and shapes in the same order, values within 1e-6, metadata {"format": "pt"}. */
+async function assertSameSafetensors(gotFile: string, wantFile: string): Promise<void> {
+  const got = await openWeights(gotFile);
+  const want = await openWeights(wantFile);
+  assert.deepEqual(got.metadata, { format: 'pt' });
+  assert.deepEqual(got.tensors.map((t) => [t.name, t.dtype, t.shape]), want.tensors.map((t) => [t.name, t.dtype, t.shape]));
+  const reader = new TensorReader();
+  try {
+    for (const [i, t] of got.tensors.entries()) {
+      const a = await reader.readFloat64(t);
+      const b = await reader.readFloat64(want.tensors[i]);
+      let worst = 0;
+      for (let k = 0; k < a.length; k++) worst = Math.max(worst, Math.abs(a[k] - b[k]));
+      assert.ok(worst <= 1e-6, `${t.name}: max difference ${worst}`);
+    }
+  } finally {
+    await reader.close();
+  }
+}
+
 describe('checkpoint ingredients cooked through one ONNX export (fashion-ckpt)', function () {
   this.timeout(600_000);
   const config = loadConfig(CKPT_ZOO);
@@ -122,22 +142,7 @@ describe('checkpoint ingredients cooked through one ONNX export (fashion-ckpt)',
   });
 
   it('writes model.safetensors equal to the PyTorch greedy soup (names, dtypes, values within 1e-6)', async () => {
-    const got = await openWeights(path.join(greedy.dir, SOUP_WEIGHTS_FILE));
-    const want = await openWeights(path.join(CKPT_ZOO, 'expected', 'greedy_soup.safetensors'));
-    assert.deepEqual(got.metadata, { format: 'pt' });
-    assert.deepEqual(got.tensors.map((t) => [t.name, t.dtype, t.shape]), want.tensors.map((t) => [t.name, t.dtype, t.shape]));
-    const reader = new TensorReader();
-    try {
-      for (const [i, t] of got.tensors.entries()) {
-        const a = await reader.readFloat64(t);
-        const b = await reader.readFloat64(want.tensors[i]);
-        let worst = 0;
-        for (let k = 0; k < a.length; k++) worst = Math.max(worst, Math.abs(a[k] - b[k]));
-        assert.ok(worst <= 1e-6, `${t.name}: max difference ${worst}`);
-      }
-    } finally {
-      await reader.close();
-    }
+    await assertSameSafetensors(path.join(greedy.dir, SOUP_WEIGHTS_FILE), path.join(CKPT_ZOO, 'expected', 'greedy_soup.safetensors'));
   });
 
   it('soup.onnx predicts exactly what the safetensors soup predicts', async () => {
@@ -163,6 +168,42 @@ describe('checkpoint ingredients cooked through one ONNX export (fashion-ckpt)',
       await ev.release();
       await space.close();
     }
+  });
+});
+
+describe('uniform checkpoint soups', function () {
+  this.timeout(600_000);
+  const config = loadConfig(CKPT_ZOO);
+  let out: string;
+  let ins: InspectedWorkspace;
+  before(async () => {
+    out = await tempDir();
+    ins = await inspectRuns(CKPT_ZOO, config, fixtureRuns());
+  });
+  after(() => fsp.rm(out, { recursive: true, force: true }));
+  const cook = (name: string, ingredients?: string[]) => {
+    const plan: CookPlan = { workspace: CKPT_ZOO, config, method: 'uniform', outDir: out, name, ingredients };
+    return cookChosen(plan, chooseFromInspected(plan, getSoupMethod('uniform'), ins), new PhaseClock(), { outRoot: out });
+  };
+
+  it('of all twelve: the expected counts and model.safetensors equal to the PyTorch uniform soup', async () => {
+    const r = await cook('all');
+    assert.deepEqual([...r.report.soup.members].sort(), expected.uniform_soup.members.map(projectId).sort());
+    assert.deepEqual(r.report.soup.metrics.correct, expected.uniform_soup.correct);
+    await assertSameSafetensors(path.join(r.dir, SOUP_WEIGHTS_FILE), path.join(CKPT_ZOO, 'expected', 'uniform_soup.safetensors'));
+  });
+
+  it('copies the first member\'s config.json with torch_dtype set to the soup\'s dtype', async () => {
+    // ft-11 (bf16, with config.json) alone stays bf16; with ft-00 (f32) the soup is f32.
+    const alone = await cook('bf16', ['runs/ft-11']);
+    const both = await cook('mixed-dtype', ['runs/ft-11', 'runs/ft-00']);
+    const dtypeOf = async (dir: string) => (JSON.parse(await fsp.readFile(path.join(dir, 'config.json'), 'utf8')) as { torch_dtype: string }).torch_dtype;
+    assert.equal(await dtypeOf(alone.dir), 'bfloat16');
+    assert.equal(await dtypeOf(both.dir), 'float32');
+    assert.deepEqual([...new Set((await openWeights(path.join(alone.dir, SOUP_WEIGHTS_FILE))).tensors.map((t) => t.dtype))], ['BF16']);
+    // A one-member bf16 soup is that member, bit for bit.
+    await assertSameSafetensors(path.join(alone.dir, SOUP_WEIGHTS_FILE), ckptFile('runs/ft-11/model.safetensors'));
+    assert.deepEqual([...new Set((await openWeights(path.join(both.dir, SOUP_WEIGHTS_FILE))).tensors.map((t) => t.dtype))], ['F32']);
   });
 });
 
