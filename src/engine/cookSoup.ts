@@ -34,8 +34,8 @@ export interface CookResult {
 /**
  * Cooks one soup end to end: finds the runs, loads the datasets, evaluates every ingredient
  * once per dataset (which also feeds the logit ensemble), runs the soup method, evaluates the
- * soup and the uniform baseline, and writes `soup.onnx` + `report.json` atomically into
- * `<output>/<name>/`. Ingredient files are only read. On abort it throws CANCELLED and leaves
+ * soup and the uniform baseline, and writes `soup.onnx` + `report.json` (+ `model.safetensors`
+ * for checkpoint soups) atomically into `<output>/<name>/`. Ingredient files are only read. On abort it throws CANCELLED and leaves
  * no output. Each step is a phase of cookPhases.ts.
  */
 export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<CookResult> {
