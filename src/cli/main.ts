@@ -81,7 +81,8 @@ async function scanCommand(args: ParsedArgs): Promise<number> {
     r.id,
     r.layout,
     weightsLabel(r),
-    formatPercent(r.heldout, 2),
+    // A run that cannot be read is not ranked: its claimed accuracy would look like a score.
+    formatPercent(r.status === 'unreadable' ? undefined : r.heldout, 2),
     r.status,
     r.reason ?? (r.metricsSource ? `${r.metricsSource.file} (${r.metricsSource.field})` : ''),
   ]);
