@@ -5,7 +5,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as path from 'node:path';
-import { listRunFolder } from '../../src/engine/discovery/plainRun';
+import { listRunFolder } from '../../src/engine/discovery/runFolder';
 import { readTensorBoardRun } from '../../src/engine/trackers/tensorboardRun';
 
 /** Scans `args.workspace`'s `args.runIds`; checks each held-out value against `args.heldout`. */

@@ -1,7 +1,7 @@
 import type { InspectedWorkspace } from './discovery/scanWorkspace';
 import { markArchitectureUnreadable } from './discovery/scanWorkspace';
 import type { RunRecord } from './discovery/runRecord';
-import type { WorkspaceScan } from './discovery/workspaceScan';
+import type { WorkspaceScan } from './discovery/scanResult';
 import { SoupError } from './errors';
 import type { EvaluatorOptions } from './evaluate/evaluator';
 import { Evaluator } from './evaluate/evaluator';

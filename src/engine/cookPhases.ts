@@ -19,7 +19,7 @@ import type { CookPlan } from './cookPlan';
 import type { InspectedWorkspace } from './discovery/scanWorkspace';
 import { inspectWorkspace } from './discovery/scanWorkspace';
 import { openEvaluator, pickIngredients } from './chooseIngredients';
-import type { WorkspaceScan } from './discovery/workspaceScan';
+import type { WorkspaceScan } from './discovery/scanResult';
 import { SoupError, throwIfAborted } from './errors';
 import type { Evaluator } from './evaluate/evaluator';
 import { LogitEnsemble, metricsFromCorrect } from './evaluate/metrics';

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { RunRecord } from '../engine/discovery/runRecord';
-import type { WorkspaceScan } from '../engine/discovery/workspaceScan';
+import type { WorkspaceScan } from '../engine/discovery/scanResult';
 import { GroupNode } from './treeNodes/groupNode';
 import { MessageNode } from './treeNodes/messageNode';
 import { PretrainedNode } from './treeNodes/pretrainedNode';

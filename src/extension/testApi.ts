@@ -1,6 +1,6 @@
 import type * as vscode from 'vscode';
 import type { CookProgress } from '../engine/cookPlan';
-import type { WorkspaceScan } from '../engine/discovery/workspaceScan';
+import type { WorkspaceScan } from '../engine/discovery/scanResult';
 import type { SoupSummary } from '../engine/soupIndex';
 import type { CookController, CookOutcome } from './cookController';
 import type { IngredientRow, IngredientsTree, SidebarState } from './ingredientsTree';

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CONFIG_FILE, resolveInWorkspace, type SoupConfig } from '../engine/config';
 import { scanWorkspace } from '../engine/discovery/scanWorkspace';
-import type { WorkspaceScan } from '../engine/discovery/workspaceScan';
+import type { WorkspaceScan } from '../engine/discovery/scanResult';
 import { SoupError, errorMessage, isCancelled } from '../engine/errors';
 import { listSoups, type SoupSummary } from '../engine/soupIndex';
 import { REPORT_FILE } from '../engine/report';

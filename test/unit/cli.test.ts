@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import type { WorkspaceScan } from '../../src/engine/discovery/workspaceScan';
+import type { WorkspaceScan } from '../../src/engine/discovery/scanResult';
 import type { SoupReport } from '../../src/engine/report';
 import { expected } from './helpers/expected';
 import { EXAMPLE, REPO, tempDir } from './helpers/paths';

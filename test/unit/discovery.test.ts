@@ -5,8 +5,9 @@ import * as path from 'node:path';
 import { DEFAULT_HELDOUT_KEYS } from '../../src/engine/discovery/heldoutKeys';
 import { isHfTrainerRun, lastPathSegment, readHfTrainerRun } from '../../src/engine/discovery/hfTrainer';
 import { isLightningRun, parseCsv, parseHParamsYaml, readLightningRun, scoreMetricsCsv } from '../../src/engine/discovery/lightning';
-import { checkAccuracyValue, isPlainRun, listRunFolder, parsePythonJson, readPlainRun } from '../../src/engine/discovery/plainRun';
-import type { RunFolder } from '../../src/engine/discovery/plainRun';
+import { checkAccuracyValue, listRunFolder, parsePythonJson } from '../../src/engine/discovery/runFolder';
+import { isPlainRun, readPlainRun } from '../../src/engine/discovery/plainRun';
+import type { RunFolder } from '../../src/engine/discovery/runFolder';
 
 const REPO = path.resolve(__dirname, '../../..');
 const ZOO = path.join(REPO, 'examples/fashion-soup');

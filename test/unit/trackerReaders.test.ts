@@ -6,8 +6,8 @@
 import * as assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { listRunFolder } from '../../src/engine/discovery/plainRun';
-import type { RunFolder } from '../../src/engine/discovery/plainRun';
+import { listRunFolder } from '../../src/engine/discovery/runFolder';
+import type { RunFolder } from '../../src/engine/discovery/runFolder';
 import { readMlflowRun } from '../../src/engine/trackers/mlflowRun';
 import { detectTracker } from '../../src/engine/trackers/readTrackerRun';
 import { readTensorBoardRun } from '../../src/engine/trackers/tensorboardRun';

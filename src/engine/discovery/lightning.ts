@@ -11,10 +11,8 @@ import { isEventFile, readTensorBoardRun } from '../trackers/tensorboardRun';
 import { findHeldoutKey, heldoutKeys } from './heldoutKeys';
 import { CHECKPOINTS_DIR, chooseLightningCheckpoint } from './lightningCheckpoint';
 import type { HParamValue, RunRecord } from './runRecord';
-import {
-  MODEL_FILE, checkAccuracyValue, finishRecord, isRecord, joinId, normaliseHParams, presentFiles, readRunText,
-} from './plainRun';
-import type { ReadRunOptions, RunFolder, Score } from './plainRun';
+import { MODEL_FILE, checkAccuracyValue, finishRecord, isRecord, joinId, normaliseHParams, presentFiles, readRunText } from './runFolder';
+import type { ReadRunOptions, RunFolder, Score } from './runFolder';
 
 /** CSVLogger's metrics file. */
 export const LIGHTNING_METRICS_FILE = 'metrics.csv';

@@ -10,8 +10,8 @@ import type { TrainingState } from '../formats/torchCheckpoint';
 import { parseCheckpointName } from '../trackers/tensorboardRun';
 import { weightFormatOf } from '../trackers/weightFiles';
 import { lastPathSegment } from './hfTrainer';
-import type { RunFolder } from './plainRun';
-import { joinId, listRunFolder } from './plainRun';
+import type { RunFolder } from './runFolder';
+import { joinId, listRunFolder } from './runFolder';
 
 /** The folder Lightning's ModelCheckpoint writes into, inside the run folder. */
 export const CHECKPOINTS_DIR = 'checkpoints';

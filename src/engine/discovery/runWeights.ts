@@ -7,8 +7,8 @@
 import * as path from 'node:path';
 import type { WeightFormat } from '../trackers/trackerRun';
 import { rankWeightNames } from '../trackers/weightFiles';
-import type { RunFolder } from './plainRun';
-import { MODEL_FILE } from './plainRun';
+import type { RunFolder } from './runFolder';
+import { MODEL_FILE } from './runFolder';
 import type { RunWeights } from './runRecord';
 
 /** A run's ingredient file, and how its weights are stored when it is not a self-contained ONNX model. */

@@ -10,7 +10,7 @@ import type { TensorEntry } from '../formats/tensorRead';
 import type { SkippedPath } from './linkPolicy';
 import type { RunRecord } from './runRecord';
 import { scanRuns } from './scanRuns';
-import type { ArchitectureGroup, WorkspaceScan } from './workspaceScan';
+import type { ArchitectureGroup, WorkspaceScan } from './scanResult';
 
 /** A scan plus the parsed model structures, for a cook (the tree view needs only the scan). */
 export interface InspectedWorkspace {

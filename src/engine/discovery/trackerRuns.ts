@@ -7,8 +7,8 @@ import { readMlflowRun } from '../trackers/mlflowRun';
 import type { TrackerReadOptions } from '../trackers/trackerFiles';
 import type { TrackerRun } from '../trackers/trackerRun';
 import { readWandbRun } from '../trackers/wandbRun';
-import type { RunFolder, Score } from './plainRun';
-import { finishRecord, joinId } from './plainRun';
+import type { RunFolder, Score } from './runFolder';
+import { finishRecord, joinId } from './runFolder';
 import type { RunRecord } from './runRecord';
 import { runWeightsOf } from './runWeights';
 

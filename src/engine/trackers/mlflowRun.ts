@@ -7,8 +7,8 @@
 import * as path from 'node:path';
 import { findHeldoutKey, heldoutKeys } from '../discovery/heldoutKeys';
 import { parseCsvNumber } from '../discovery/lightning';
-import type { RunFolder, Score } from '../discovery/plainRun';
-import { checkAccuracyValue, normaliseHParams } from '../discovery/plainRun';
+import type { RunFolder, Score } from '../discovery/runFolder';
+import { checkAccuracyValue, normaliseHParams } from '../discovery/runFolder';
 import { throwIfAborted } from '../errors';
 import type { TrackerReadOptions } from './trackerFiles';
 import {

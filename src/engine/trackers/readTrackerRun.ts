@@ -1,7 +1,7 @@
 /**
  * One entry point over the tracker readers: which tracker left a folder, and its run.
  */
-import type { RunFolder } from '../discovery/plainRun';
+import type { RunFolder } from '../discovery/runFolder';
 import { isMlflowRun, readMlflowRun } from './mlflowRun';
 import type { TensorBoardReadOptions } from './tensorboardRun';
 import { isTensorBoardRun, readTensorBoardRun } from './tensorboardRun';

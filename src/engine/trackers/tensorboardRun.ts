@@ -7,8 +7,8 @@
 import * as path from 'node:path';
 import { findHeldoutKey, heldoutKeys } from '../discovery/heldoutKeys';
 import { LIGHTNING_HPARAMS_FILE } from '../discovery/lightning';
-import type { RunFolder, Score } from '../discovery/plainRun';
-import { checkAccuracyValue } from '../discovery/plainRun';
+import type { RunFolder, Score } from '../discovery/runFolder';
+import { checkAccuracyValue } from '../discovery/runFolder';
 import { SoupError, errorMessage, isCancelled } from '../errors';
 import type { ScalarPoint } from '../formats/tfevents';
 import { readEventScalars } from '../formats/tfevents';

@@ -5,8 +5,8 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { parseHParamsYaml } from '../discovery/lightning';
-import type { ReadResult, RunFolder, Score } from '../discovery/plainRun';
-import { isRecord, parsePythonJson, readTextFile, toPosixRelative } from '../discovery/plainRun';
+import type { ReadResult, RunFolder, Score } from '../discovery/runFolder';
+import { isRecord, parsePythonJson, readTextFile, toPosixRelative } from '../discovery/runFolder';
 import type { HParamValue } from '../discovery/runRecord';
 import type { TrackerKind, TrackerRun } from './trackerRun';
 

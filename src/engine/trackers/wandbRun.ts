@@ -6,8 +6,8 @@
  */
 import * as path from 'node:path';
 import { heldoutKeys } from '../discovery/heldoutKeys';
-import type { RunFolder } from '../discovery/plainRun';
-import { checkAccuracyValue, isRecord } from '../discovery/plainRun';
+import type { RunFolder } from '../discovery/runFolder';
+import { checkAccuracyValue, isRecord } from '../discovery/runFolder';
 import type { HParamValue } from '../discovery/runRecord';
 import { throwIfAborted } from '../errors';
 import type { TrackerReadOptions } from './trackerFiles';

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { ArchitectureGroup } from '../../engine/discovery/workspaceScan';
+import type { ArchitectureGroup } from '../../engine/discovery/scanResult';
 import type { RunNode } from './runNode';
 import type { TreeNode } from './treeNode';
 

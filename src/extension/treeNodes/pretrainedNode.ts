@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { WorkspaceScan } from '../../engine/discovery/workspaceScan';
+import type { WorkspaceScan } from '../../engine/discovery/scanResult';
 import type { TreeNode } from './treeNode';
 
 /** The configured pretrained model: the shared init, shown apart, never an ingredient. */

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { RunRecord, RunWeights } from '../../engine/discovery/runRecord';
-import type { ArchitectureGroup } from '../../engine/discovery/workspaceScan';
+import type { ArchitectureGroup } from '../../engine/discovery/scanResult';
 import { FileNode, FolderNode, hparamsFolder } from './detailNodes';
 import { formatBytes, formatPercent } from '../../shared/format';
 import type { TreeNode } from './treeNode';
