@@ -7,12 +7,14 @@
 // runs out/test/vscode-untrusted in a workspace left untrusted (Restricted Mode); phase 1c
 // builds the .vsix the way a user does (`npm run package`, from no dist-vsix/), installs it with
 // code-server's --install-extension and runs out/test/installed against that installed copy;
-// phase 2 drives the UI and takes screenshots (test/ui/drive.mjs).
+// phase 1d runs out/test/vscode-checkpoints in a copy of test/fixtures/fashion-ckpt and phase 1e
+// out/test/vscode-trackers in a copy of test/fixtures/fashion-trackers; phase 2 drives the UI and takes screenshots (test/ui/drive.mjs).
 //
 //   node test/host/runCodeServer.mjs                  suites, then UI drive
-//   node test/host/runCodeServer.mjs --tests-only     the three suites only (same as MODEL_SOUPS_SKIP_UI=1)
+//   node test/host/runCodeServer.mjs --tests-only     the suites only (same as MODEL_SOUPS_SKIP_UI=1)
 //   node test/host/runCodeServer.mjs --untrusted-only the untrusted suite only
 //   node test/host/runCodeServer.mjs --installed-only the installed-.vsix suite only
+//   node test/host/runCodeServer.mjs --checkpoints-only the checkpoint and tracker workspace suites only
 //   node test/host/runCodeServer.mjs --ui-only        UI drive only
 //
 // Environment: MODEL_SOUPS_SKIP_UI=1, MODEL_SOUPS_SKIP_VSIX=1 (no phase 1c),
@@ -33,7 +35,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { format, inspect } from 'node:util';
 import { chromium } from 'playwright-core';
@@ -86,6 +88,8 @@ const exampleDir = join(repoRoot, 'examples', 'fashion-soup');
 const testsIndex = join(repoRoot, 'out', 'test', 'vscode', 'index.js');
 const untrustedTestsIndex = join(repoRoot, 'out', 'test', 'vscode-untrusted', 'index.js');
 const installedTestsIndex = join(repoRoot, 'out', 'test', 'installed', 'index.js');
+const checkpointTestsIndex = join(repoRoot, 'out', 'test', 'vscode-checkpoints', 'index.js');
+const trackerTestsIndex = join(repoRoot, 'out', 'test', 'vscode-trackers', 'index.js');
 // Where `npm run package` writes the .vsix (package.json's script).
 const vsixDir = join(repoRoot, 'dist-vsix');
 const vsixFile = join(vsixDir, 'model-soups-linux-x64.vsix');
@@ -394,11 +398,11 @@ function prepareRunDir() {
 
 /**
  * Starts code-server on a free 127.0.0.1 port with its own state under `dir`, serving a fresh copy
- * of the example. Resolves once /healthz answers.
+ * of `source` (the example unless told). Resolves once /healthz answers.
  */
-async function startCodeServer({ node, codeServer, dir, settings, trust = 'disabled', vsix, asInstalled = false }) {
-  const workspace = join(dir, 'fashion-soup');
-  cpSync(exampleDir, workspace, { recursive: true });
+async function startCodeServer({ node, codeServer, dir, settings, trust = 'disabled', vsix, asInstalled = false, source = exampleDir }) {
+  const workspace = join(dir, basename(source));
+  cpSync(source, workspace, { recursive: true });
   const userData = join(dir, 'user-data');
   const extensions = join(dir, 'extensions');
   const config = join(dir, 'config.yaml');
@@ -559,7 +563,7 @@ async function runSuite({ browser, node, codeServer, runDir }, phase = SUITES.tr
   }
   const vsix = phase.installed ? packageVsix(join(runDir, phase.dir)) : undefined;
   log(`${phase.title} — starting code-server`);
-  const server = await startCodeServer({ node, codeServer, dir: join(runDir, phase.dir), settings: phase.settings, trust: phase.trust, vsix });
+  const server = await startCodeServer({ node, codeServer, dir: join(runDir, phase.dir), settings: phase.settings, trust: phase.trust, vsix, source: phase.source });
   log(`code-server listening on ${server.url}; workspace ${server.workspace}`);
   // The untrusted phase proves that nothing is written: every file's size and mtime, from the
   // fresh copy to after code-server has stopped.
@@ -631,7 +635,7 @@ async function runSuite({ browser, node, codeServer, runDir }, phase = SUITES.tr
   }
 }
 
-// The two suites: the main one in a workspace without trust checks, and the Restricted Mode one
+// The suites: the main one in a workspace without trust checks, the Restricted Mode one
 // in a workspace that is never trusted. Without --disable-workspace-trust code-server keeps VS
 // Code's trust feature on; with startupPrompt 'never' nothing asks, so the folder stays untrusted.
 const SUITES = {
@@ -657,6 +661,25 @@ const SUITES = {
     trust: 'disabled',
     checkUnchanged: false,
     installed: true,
+  },
+  // Issues 9 and 12: the workspaces of checkpoint formats and of experiment trackers.
+  checkpoints: {
+    title: 'phase 1d: checkpoint runs (fashion-ckpt) in the tree and cooked',
+    dir: 'checkpoints',
+    index: checkpointTestsIndex,
+    settings: {},
+    trust: 'disabled',
+    checkUnchanged: false,
+    source: join(repoRoot, 'test', 'fixtures', 'fashion-ckpt'),
+  },
+  trackers: {
+    title: 'phase 1e: tracker runs (fashion-trackers) in the tree',
+    dir: 'trackers',
+    index: trackerTestsIndex,
+    settings: {},
+    trust: 'disabled',
+    checkUnchanged: false,
+    source: join(repoRoot, 'test', 'fixtures', 'fashion-trackers'),
   },
 };
 
@@ -755,9 +778,10 @@ async function runUiDrive({ browser, node, codeServer, runDir }) {
 export async function main(argv = process.argv.slice(2)) {
   const untrustedOnly = argv.includes('--untrusted-only');
   const installedOnly = argv.includes('--installed-only');
+  const checkpointsOnly = argv.includes('--checkpoints-only');
   const uiOnly = argv.includes('--ui-only');
-  const only = untrustedOnly || installedOnly || uiOnly;
-  const skipUi = untrustedOnly || installedOnly || argv.includes('--tests-only') || process.env.MODEL_SOUPS_SKIP_UI === '1';
+  const only = untrustedOnly || installedOnly || checkpointsOnly || uiOnly;
+  const skipUi = untrustedOnly || installedOnly || checkpointsOnly || argv.includes('--tests-only') || process.env.MODEL_SOUPS_SKIP_UI === '1';
   let browserHandle;
   try {
     log(`repo ${repoRoot}; cache ${cacheRoot}`);
@@ -782,6 +806,8 @@ export async function main(argv = process.argv.slice(2)) {
       [SUITES.trusted, !only],
       [SUITES.untrusted, !only || untrustedOnly],
       [SUITES.installed, installedOnly || (!only && process.env.MODEL_SOUPS_SKIP_VSIX !== '1')],
+      [SUITES.checkpoints, !only || checkpointsOnly],
+      [SUITES.trackers, !only || checkpointsOnly],
     ];
     for (const [phase, wanted] of phases) {
       if (!wanted || !suite.reported) continue;

@@ -1,0 +1,7 @@
+// The extensionTestsPath module of the tracker workspace suite: test/host/runCodeServer.mjs
+// opens a copy of test/fixtures/fashion-trackers and loads this file inside the extension host.
+import { runSuite } from '../vscode/suite';
+
+export function run(): Promise<void> {
+  return runSuite(__dirname);
+}
