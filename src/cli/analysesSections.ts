@@ -27,7 +27,7 @@ export function renderAnalyses(a: Analyses | undefined): string[] {
         a.wiseFt.curves.map((c) => {
           const h = c.bestAlpha.heldout;
           const s = c.bestAlpha.shiftAvg;
-          return [c.endpoint === SOUP ? 'soup' : c.endpoint, formatDecimal(h?.alpha, 1), formatPercent(h?.value, 2), formatDecimal(s?.alpha, 1), formatPercent(s?.value, 2)];
+          return [c.endpoint === SOUP ? 'soup' : `best individual (${c.endpoint})`, formatDecimal(h?.alpha, 1), formatPercent(h?.value, 2), formatDecimal(s?.alpha, 1), formatPercent(s?.value, 2)];
         }),
       ),
     );
