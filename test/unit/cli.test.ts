@@ -1,18 +1,13 @@
 import * as assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { WorkspaceScan } from '../../src/engine/discovery/workspaceScan';
 import type { SoupReport } from '../../src/engine/report';
 import { expected } from './helpers/expected';
 import { EXAMPLE, REPO, tempDir } from './helpers/paths';
+import { runCli } from './helpers/runCli';
 
-const BIN = path.join(REPO, 'bin', 'model-soup.js');
-
-function run(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 240_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const run = (args: string[]) => runCli(args);
 
 describe('model-soup CLI', function () {
   this.timeout(300_000);

@@ -1,17 +1,12 @@
 import * as assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { promises as fsp, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { SoupReport } from '../../src/engine/report';
 import { expected } from './helpers/expected';
-import { EXAMPLE, REPO, tempDir } from './helpers/paths';
+import { EXAMPLE, tempDir } from './helpers/paths';
+import { runCli } from './helpers/runCli';
 
-const BIN = path.join(REPO, 'bin', 'model-soup.js');
-
-function run(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 600_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const run = (args: string[]) => runCli(args, 600_000);
 
 describe('model-soup CLI: analyses and the learned soup', function () {
   this.timeout(900_000);

@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/engine/config';
 import type { CookResult } from '../../src/engine/cookSoup';
 import { cookSoup } from '../../src/engine/cookSoup';
 import { REPORT_FILE, REPORT_SCHEMA } from '../../src/engine/report';
+import { readSoupReport } from '../../src/engine/soupIndex';
 import { looksLikeReport } from '../../src/shared/validation';
 import { assertCalibrationMatchesReference, reference } from './helpers/analysesContext';
 import { expected } from './helpers/expected';
@@ -58,9 +59,16 @@ describe('a cook with analyses on the bundled Fashion-MNIST zoo (against the PyT
     assert.deepEqual(cooked.report.analyses?.skipped, []);
   });
 
-  it('reads a @1 report (no analyses) still', () => {
+  it('reads a @1 report (no analyses) still', async () => {
     const { analyses: _dropped, ...old } = JSON.parse(JSON.stringify(cooked.report)) as Record<string, unknown>;
-    assert.ok(looksLikeReport({ ...old, schema: 'model-soups/report@1' }));
+    const v1 = { ...old, schema: 'model-soups/report@1' };
+    assert.ok(looksLikeReport(v1));
     assert.ok(!looksLikeReport({ ...old, schema: 'model-soups/report@3' }));
+    const dir = path.join(out, 'v1');
+    await fsp.mkdir(dir);
+    await fsp.writeFile(path.join(dir, REPORT_FILE), JSON.stringify(v1));
+    const read = await readSoupReport(dir);
+    assert.equal(read.schema, 'model-soups/report@1');
+    assert.equal(read.analyses, undefined);
   });
 });
