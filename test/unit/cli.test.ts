@@ -68,7 +68,7 @@ describe('model-soup CLI', function () {
   });
 
   it('exits 2 with the usage on bad usage', () => {
-    for (const args of [['cook', '--method'], ['cook', '--frobnicate'], ['bake'], ['cook', EXAMPLE, '--method', 'learned'], ['cook', EXAMPLE, '--comparison', '='], ['cook', EXAMPLE, '--batch-size', '0'], ['scan', EXAMPLE, '--shift', 'nofile'], ['cook', EXAMPLE, '--device', 'tpu']]) {
+    for (const args of [['cook', '--method'], ['cook', '--frobnicate'], ['bake'], ['cook', EXAMPLE, '--method', 'ties'], ['cook', EXAMPLE, '--comparison', '='], ['cook', EXAMPLE, '--batch-size', '0'], ['scan', EXAMPLE, '--shift', 'nofile'], ['cook', EXAMPLE, '--device', 'tpu']]) {
       const r = run(args);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /Usage:/);
