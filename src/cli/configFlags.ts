@@ -12,6 +12,7 @@ export const CONFIG_FLAGS = [
   'test',
   'shift',
   'pretrained',
+  'graph',
   'include',
   'exclude',
   'input-name',
@@ -33,6 +34,7 @@ export const CONFIG_FLAGS_USAGE = `Config overrides (each replaces the modelsoup
   --config FILE            another config file            --out DIR          output
   --heldout PATH           datasets.heldout               --test PATH        datasets.test
   --shift NAME=PATH,...    datasets.shifts                --pretrained FILE  pretrained
+  --graph FILE             graph (ONNX export for checkpoint runs)
   --include GLOB,...       include                        --exclude GLOB,... exclude
   --input-name NAME        model.input                    --output-name NAME model.output
   --scale X                scale                          --metric NAME      metric
@@ -78,6 +80,7 @@ export function configFromArgs(workspace: string, args: ParsedArgs): SoupConfig 
     ['test', 'datasets.test', (v) => v],
     ['shift', 'datasets.shifts', shifts],
     ['pretrained', 'pretrained', (v) => v],
+    ['graph', 'graph', (v) => v],
     ['include', 'include', list],
     ['exclude', 'exclude', list],
     ['input-name', 'model.input', (v) => v],

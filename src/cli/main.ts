@@ -6,7 +6,7 @@ import { isCancelled, SoupError } from '../engine/errors';
 import { printable } from '../engine/safeText';
 import { formatPercent } from '../shared/format';
 import type { Metrics, SoupReport } from '../engine/report';
-import { REPORT_FILE, SOUP_MODEL_FILE } from '../engine/report';
+import { REPORT_FILE, SOUP_MODEL_FILE, SOUP_WEIGHTS_FILE } from '../engine/report';
 import { DEFAULT_OUTPUT } from '../engine/config';
 import { soupMethodIds } from '../engine/soups/catalogue';
 import type { ParsedArgs } from './args';
@@ -16,6 +16,7 @@ import { applyLimitFlags, LIMIT_FLAGS, LIMIT_FLAGS_USAGE } from './limitFlags';
 import { removeStaleTemps } from '../engine/soupOutput';
 import { datasetsNote } from '../shared/datasetSummary';
 import { renderAnalyses } from './analysesSections';
+import { weightsLabel } from '../engine/checkpoints/weightsLabel';
 import { renderTable } from './table';
 
 const USAGE = `Usage:
@@ -80,17 +81,18 @@ async function scanCommand(args: ParsedArgs): Promise<number> {
     String(i + 1),
     r.id,
     r.layout,
+    weightsLabel(r),
     formatPercent(r.heldout, 2),
     r.status,
     r.reason ?? (r.metricsSource ? `${r.metricsSource.file} (${r.metricsSource.field})` : ''),
   ]);
-  process.stdout.write(renderTable(['#', 'run', 'layout', 'held-out', 'status', 'source / reason'], rows) + '\n');
+  process.stdout.write(renderTable(['#', 'run', 'layout', 'weights', 'held-out', 'status', 'source / reason'], rows) + '\n');
   const warnings = scan.runs.flatMap((r) => r.warnings ?? []);
   if (warnings.length > 0) process.stdout.write(`\nWarnings:\n${warnings.map((w) => `  ${printable(w)}`).join('\n')}\n`);
   const skipped = scan.skipped ?? [];
   if (skipped.length > 0) process.stdout.write(`\nNot scanned (${skipped.length}):\n${skipped.map((s) => `  ${printable(s.path)}: ${printable(s.reason)}`).join('\n')}\n`);
   if (scan.groups.length > 1) process.stdout.write(`\n${scan.groups.length} architectures: ${scan.groups.map((g) => `${g.label} (${g.runIds.length} runs)`).join('; ')}\n`);
-  if (scan.pretrained) process.stdout.write(printable(`\npretrained (not an ingredient): ${scan.pretrained.id}${scan.pretrained.reason ? ` — ${scan.pretrained.reason}` : ''}`) + '\n');
+  if (scan.pretrained) process.stdout.write(`\n${printable(`pretrained (not an ingredient): ${scan.pretrained.id}${scan.pretrained.reason ? ` — ${scan.pretrained.reason}` : ''}`)}\n`);
   return 0;
 }
 
@@ -183,7 +185,7 @@ export function renderReport(report: SoupReport, dir: string): string {
   if (report.warnings?.length) out.push('', 'Warnings:', ...report.warnings.map((w) => `  ${w}`));
   const skipped = report.ingredients.filter((i) => i.status !== 'ok');
   if (skipped.length > 0) out.push('', 'Not used:', ...skipped.map((i) => `  ${printable(i.id)}: ${i.status} — ${printable(i.reason ?? '')}`));
-  out.push('', `Soup members (${report.soup.members.length}): ${report.soup.members.map(printable).join(', ')}`, printable(`Wrote ${dir}/${SOUP_MODEL_FILE} and ${dir}/${REPORT_FILE}`));
+  out.push('', `Soup members (${report.soup.members.length}): ${report.soup.members.map(printable).join(', ')}`, printable(`Wrote ${dir}/${SOUP_MODEL_FILE}${report.soup.weights ? `, ${dir}/${SOUP_WEIGHTS_FILE}` : ''} and ${dir}/${REPORT_FILE}`));
   if (report.warnings?.length) out.push('', 'Warnings:', ...report.warnings.map((w) => `  ${printable(w)}`));
   return out.join('\n');
 }

@@ -65,6 +65,11 @@ export interface SoupConfig {
   datasets: DatasetPaths;
   /** The shared pretrained init: shown apart, never an ingredient. */
   pretrained?: string;
+  /**
+   * The one ONNX export of the architecture that checkpoint runs (safetensors, torch) are
+   * evaluated through; their weights are mapped onto its float initializers.
+   */
+  graph?: string;
   /** Globs (workspace-relative) a run folder must match to be scanned; empty = all. */
   include: string[];
   /** Globs (workspace-relative) of folders or files to skip. */
@@ -127,7 +132,7 @@ export function defaultConfig(): SoupConfig {
   };
 }
 
-const TOP_KEYS = ['$schema', 'datasets', 'pretrained', 'include', 'exclude', 'model', 'scale', 'greedy', 'output', 'metric', 'batchSize', 'threads', 'device', 'classes', 'preprocessing', 'analyses'];
+const TOP_KEYS = ['$schema', 'datasets', 'pretrained', 'graph', 'include', 'exclude', 'model', 'scale', 'greedy', 'output', 'metric', 'batchSize', 'threads', 'device', 'classes', 'preprocessing', 'analyses'];
 
 /**
  * Reads `<workspace>/modelsoups.json` (or `file` when given). A missing default file gives
@@ -253,6 +258,7 @@ export function parseConfig(raw: unknown, source: string): SoupConfig {
     }
   }
   cfg.pretrained = optString(raw.pretrained, 'pretrained', fail);
+  cfg.graph = optString(raw.graph, 'graph', fail);
   cfg.include = optStringArray(raw.include, 'include', fail) ?? [];
   cfg.exclude = optStringArray(raw.exclude, 'exclude', fail) ?? [];
   if (raw.model !== undefined) {

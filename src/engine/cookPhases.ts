@@ -5,6 +5,11 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { mapGraphToCheckpoint } from './checkpoints/graphMapping';
+import type { CheckpointTable } from './checkpoints/checkpointTable';
+import { GraphSpace } from './checkpoints/graphSpace';
+import { writeSoupCheckpoint } from './checkpoints/soupCheckpoint';
+import { roundAsStored, StoredWeightSum } from './checkpoints/storedPrecision';
 import type { DatasetEntry, SoupConfig } from './config';
 import { configValueAt } from './config';
 import type { EvalDataset } from './datasets/evalDataset';
@@ -21,7 +26,7 @@ import { LogitEnsemble, metricsFromCorrect } from './evaluate/metrics';
 import type { OnnxModelInfo } from './formats/onnxModel';
 import { writePatchedModel } from './formats/onnxWrite';
 import type { Baseline, DatasetInfo, IngredientReport, Metrics, SoupReport } from './report';
-import { REPORT_FILE, REPORT_SCHEMA, SOUP_MODEL_FILE } from './report';
+import { REPORT_FILE, REPORT_SCHEMA, SOUP_MODEL_FILE, SOUP_WEIGHTS_FILE } from './report';
 import type { SoupMethodDescriptor } from './soups/catalogue';
 import type { HeldoutScorer, MethodOptionValue, SoupIngredient, SoupMethod, SoupOutcome } from './soups/method';
 import { StreamingMean } from './soups/streamingMean';
@@ -51,6 +56,8 @@ export interface ChosenIngredients {
    * onnxruntime refuses the first architecture's graph (see {@link loadEvaluation}).
    */
   ingredients: SoupIngredient[];
+  /** Set by {@link enterGraphSpace} when checkpoint ingredients are cooked; the cook closes it. */
+  graphSpace?: GraphSpace;
 }
 
 /**
@@ -62,6 +69,12 @@ export async function chooseIngredients(plan: CookPlan, method: SoupMethodDescri
   const workspace = path.resolve(plan.workspace);
   run.progress(0, 1, 'scanning runs');
   const inspected = await inspectWorkspace(workspace, plan.config, { signal: run.signal });
+  return chooseFromInspected(plan, method, inspected);
+}
+
+/** {@link chooseIngredients} for a workspace already inspected. */
+export function chooseFromInspected(plan: CookPlan, method: SoupMethodDescriptor, inspected: InspectedWorkspace): ChosenIngredients {
+  const workspace = path.resolve(plan.workspace);
   const chosen = pickIngredients(inspected.scan, plan.ingredients, workspace);
   if (method.needs.heldout && !plan.config.datasets.heldout) {
     throw new SoupError('CONFIG_INVALID', `${method.label} needs a held-out dataset: set "datasets.heldout" in modelsoups.json`, path.join(workspace, 'modelsoups.json'));
@@ -137,6 +150,38 @@ export async function loadEvaluation(chosen: ChosenIngredients, cfg: SoupConfig,
   }
 }
 
+/**
+ * Graph space: when ingredients are checkpoints, maps the graph onto the reference checkpoint
+ * (once per cook) and writes each checkpoint ingredient's weights as the graph's initializers
+ * into the cook's private temp folder; each such ingredient's `model` becomes the graph
+ * pointing there and its `checkpoint` records what was read. Sets `chosen.graphSpace` (the
+ * caller closes it, which removes the temp folder); removes it itself on failure.
+ */
+export async function enterGraphSpace(chosen: ChosenIngredients, run: PhaseRun): Promise<void> {
+  const { inspected } = chosen;
+  const wanted = chosen.ingredients.filter((i) => inspected.checkpoints.has(i.id));
+  if (wanted.length === 0) return;
+  const graph = inspected.graph;
+  if (!graph) throw new SoupError('CONFIG_INVALID', 'checkpoint ingredients need "graph": the ONNX export of the architecture', path.join(chosen.workspace, 'modelsoups.json'));
+  run.progress(0, wanted.length, `mapping ${displayPath(chosen.workspace, graph.model.path)} onto ${displayPath(chosen.workspace, graph.reference.file)}`);
+  const mapping = await mapGraphToCheckpoint(graph.model, graph.reference);
+  const space = await GraphSpace.open(graph.model, mapping);
+  chosen.graphSpace = space;
+  try {
+    for (const [n, ing] of wanted.entries()) {
+      const table = inspected.checkpoints.get(ing.id)!;
+      const g = await space.materialise(table, run.signal);
+      ing.model = g.model;
+      ing.checkpoint = { table, dtypes: g.dtypes };
+      run.progress(n + 1, wanted.length, `read ${ing.id} (${table.table.format}, ${table.dtype})`);
+    }
+  } catch (err) {
+    chosen.graphSpace = undefined;
+    await space.close();
+    throw err;
+  }
+}
+
 /** Releases what the load phase opened: the datasets' files and the session. */
 export async function releaseEvaluation(setup: EvaluationSetup): Promise<void> {
   await Promise.all(setup.datasets.map((d) => d.close()));
@@ -164,8 +209,9 @@ export async function fingerprintIngredients(ingredients: readonly SoupIngredien
   const external = new Map<string, { size: number; mtimeMs: number }>();
   for (const ing of ingredients) {
     throwIfAborted(signal);
-    models.set(ing.id, await fingerprint(ing.model.path));
-    for (const file of externalFiles(ing.model)) external.set(file, await fsp.stat(file));
+    const files = sourceFiles(ing);
+    models.set(ing.id, await fingerprint(files.main));
+    for (const file of files.external) external.set(file, await fsp.stat(file));
   }
   return { models, external };
 }
@@ -268,11 +314,15 @@ export async function cookMethodSoup(method: SoupMethod, cfg: SoupConfig, ingred
     return metricsFromCorrect(correct, datasets);
   };
   const allIds = ingredients.map((i) => i.id);
+  // Checkpoint ingredients: every mean is evaluated as the soup would store it (precision rule).
+  const stored = new Map(ingredients.flatMap((i) => (i.checkpoint ? [[i.model, i.checkpoint.dtypes] as const] : [])));
+  const storedSum = () => new StoredWeightSum(template, stored);
+  const asStored = (weights: WeightSet, members: readonly SoupIngredient[]) => (stored.size > 0 ? roundAsStored(weights, storedSum().dtypesOf(members.map((m) => m.model))) : weights);
   let uniform: Baseline | undefined;
   if (!method.produces.uniformSoup) {
     run.progress(0, 1, `uniform baseline over ${allIds.length} ingredients`);
     const mean = await new StreamingMean().mean(ingredients.map((i) => i.model), { signal, out: evaluation.scratch });
-    uniform = { members: allIds, metrics: await evaluateAll(mean, 'uniform') };
+    uniform = { members: allIds, metrics: await evaluateAll(asStored(mean, ingredients), 'uniform') };
   }
   const heldoutSet = datasets.find((d) => d.key === 'heldout');
   const heldout: HeldoutScorer | undefined =
@@ -291,11 +341,12 @@ export async function cookMethodSoup(method: SoupMethod, cfg: SoupConfig, ingred
     ingredients,
     options: methodOptions(method, cfg),
     heldout,
-    newSum: () => new WeightSum(template),
+    newSum: () => (stored.size > 0 ? storedSum() : new WeightSum(template)),
     signal,
     progress: (done, total, message) => run.progress(done, total, message),
     scratch: evaluation.scratch,
   });
+  asStored(outcome.weights, ingredients.filter((i) => outcome.members.includes(i.id)));
   const metrics = await evaluateAll(outcome.weights, 'soup');
   // A uniform method's soup is the uniform soup: the analyses find it under both names.
   const soupPasses = book?.get('soup');
@@ -311,18 +362,19 @@ export async function cookMethodSoup(method: SoupMethod, cfg: SoupConfig, ingred
 export async function verifyUnchanged(ingredients: readonly SoupIngredient[], fingerprints: Fingerprints, signal?: AbortSignal): Promise<void> {
   throwIfAborted(signal);
   for (const ing of ingredients) {
+    const files = sourceFiles(ing);
     const before = fingerprints.models.get(ing.id);
-    const st = await fsp.stat(ing.model.path).catch(() => undefined);
+    const st = await fsp.stat(files.main).catch(() => undefined);
     if (!before || !st || st.size !== before.bytes || st.mtimeMs !== before.mtimeMs) {
-      throw new SoupError('INGREDIENT_CHANGED', 'the model file changed or disappeared during the cook; nothing was written', ing.model.path);
+      throw new SoupError('INGREDIENT_CHANGED', 'the model file changed or disappeared during the cook; nothing was written', files.main);
     }
     // Size and mtime can be kept by a rewrite (cp -p, rsync -t, a same-size export): re-hash.
     throwIfAborted(signal);
-    const now = await fingerprint(ing.model.path).catch(() => undefined);
+    const now = await fingerprint(files.main).catch(() => undefined);
     if (!now || now.sha256 !== before.sha256) {
-      throw new SoupError('INGREDIENT_CHANGED', 'the model file\'s contents changed during the cook (same size and time, different SHA-256); nothing was written', ing.model.path);
+      throw new SoupError('INGREDIENT_CHANGED', 'the model file\'s contents changed during the cook (same size and time, different SHA-256); nothing was written', files.main);
     }
-    for (const file of externalFiles(ing.model)) {
+    for (const file of files.external) {
       const was = fingerprints.external.get(file);
       const is = await fsp.stat(file).catch(() => undefined);
       if (!was || !is || is.size !== was.size || is.mtimeMs !== was.mtimeMs) {
@@ -383,6 +435,7 @@ export function buildReport(p: ReportParts): SoupReport {
         metricsSource: r.metricsSource,
         hparams: r.hparams,
         model: toPosix(path.relative(workspace, r.modelPath)),
+        weights: r.weights && r.weights.format !== 'onnx' ? { file: toPosix(path.relative(workspace, r.weights.file)), format: r.weights.format, dtype: r.weights.dtype } : undefined,
         bytes: fp?.bytes,
         sha256: fp?.sha256,
         metrics: p.evaluation.metrics.get(r.id),
@@ -390,6 +443,7 @@ export function buildReport(p: ReportParts): SoupReport {
     }),
     soup: { members: p.soup.outcome.members, path: '', metrics: p.soup.metrics, mixWeights: p.soup.outcome.mixWeights },
     steps: p.soup.outcome.steps,
+    mapping: mappingReport(workspace, p.chosen.graphSpace),
     baselines: { bestIndividual: p.evaluation.bestIndividual, uniform: p.soup.uniform, ensemble: p.evaluation.ensemble },
     timingsMs: p.timings,
     analyses: p.analyses,
@@ -401,9 +455,11 @@ export interface SoupDestination {
   workspace: string;
   /** Absolute output folder. */
   outRoot: string;
-  /** The model the soup's file is a patched copy of. */
+  /** The model the soup's file is a patched copy of (the graph for checkpoint soups). */
   template: OnnxModelInfo;
   weights: WeightSet;
+  /** Checkpoint soups: the members' tables (first member first) and the graph space, for `model.safetensors`. */
+  checkpoint?: { members: CheckpointTable[]; space: GraphSpace };
   signal?: AbortSignal;
   /** Called when the model is written, before the report is (which then holds the time). */
   onModelWritten?: () => void;
@@ -420,6 +476,7 @@ export async function writeSoup(report: SoupReport, to: SoupDestination): Promis
   const writeReport = async (finalDir: string, into = finalDir) => {
     report.name = path.basename(finalDir);
     report.soup.path = toPosix(path.relative(to.workspace, path.join(finalDir, SOUP_MODEL_FILE)));
+    if (to.checkpoint) report.soup.weights = toPosix(path.relative(to.workspace, path.join(finalDir, SOUP_WEIGHTS_FILE)));
     const text = JSON.stringify(report, null, 2) + '\n';
     if (into !== finalDir) return fsp.writeFile(path.join(into, REPORT_FILE), text);
     const tmpFile = path.join(finalDir, `.${REPORT_FILE}.tmp`);
@@ -432,11 +489,45 @@ export async function writeSoup(report: SoupReport, to: SoupDestination): Promis
     to.signal,
     async (tmp, finalDir) => {
       await writePatchedModel(to.template, to.weights, tmp, SOUP_MODEL_FILE);
+      if (to.checkpoint) await writeSoupCheckpoint(path.join(tmp, SOUP_WEIGHTS_FILE), to.checkpoint.members, to.checkpoint.space, to.weights, to.signal);
       to.onModelWritten?.();
       await writeReport(finalDir, tmp);
     },
     (finalDir) => writeReport(finalDir),
   );
+}
+
+/**
+ * The soup's checkpoint output, when every member is a checkpoint ingredient (a soup with ONNX
+ * members is written as `soup.onnx` only). Members in the order they were added.
+ */
+export function checkpointOutput(chosen: ChosenIngredients, members: readonly string[]): SoupDestination['checkpoint'] {
+  const space = chosen.graphSpace;
+  const tables = members.map((id) => chosen.ingredients.find((i) => i.id === id)?.checkpoint?.table);
+  if (!space || tables.some((t) => t === undefined || t.table.format === 'onnx')) return undefined;
+  return { members: tables as CheckpointTable[], space };
+}
+
+/** The files an ingredient was read from: the hashed one and those checked by size and time. */
+function sourceFiles(ing: SoupIngredient): { main: string; external: string[] } {
+  if (ing.checkpoint) {
+    const { file, files } = ing.checkpoint.table.table;
+    return { main: file, external: files.filter((f) => f !== file) };
+  }
+  return { main: ing.model.path, external: externalFiles(ing.model) };
+}
+
+/** The graph mapping as reported (paths workspace-relative). */
+function mappingReport(workspace: string, space: GraphSpace | undefined): SoupReport['mapping'] {
+  if (!space) return undefined;
+  const m = space.mapping;
+  return {
+    graph: displayPath(workspace, m.graph),
+    reference: displayPath(workspace, m.reference),
+    bindings: m.bindings.map((b) => ({ initializer: b.initializer, tensor: b.tensor, transposed: b.transposed })),
+    keptConstants: m.keptConstants,
+    unusedTensors: m.unusedTensors,
+  };
 }
 
 /** The external data files a model's weights live in. */

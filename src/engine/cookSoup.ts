@@ -4,14 +4,17 @@ import { defaultSoupName } from './cookPlan';
 import {
   buildReport,
   displayPath,
+  checkpointOutput,
   chooseIngredients,
   cookMethodSoup,
+  enterGraphSpace,
   evaluateIngredients,
   fingerprintIngredients,
   loadEvaluation,
   releaseEvaluation,
   verifyUnchanged,
   writeSoup,
+  type ChosenIngredients,
   type PhaseRun,
 } from './cookPhases';
 import { analyseSoup, analysesSettingsOf } from './analysesPhase';
@@ -33,8 +36,8 @@ export interface CookResult {
 /**
  * Cooks one soup end to end: finds the runs, loads the datasets, evaluates every ingredient
  * once per dataset (which also feeds the logit ensemble), runs the soup method, evaluates the
- * soup and the uniform baseline, and writes `soup.onnx` + `report.json` atomically into
- * `<output>/<name>/`. Ingredient files are only read. On abort it throws CANCELLED and leaves
+ * soup and the uniform baseline, and writes `soup.onnx` + `report.json` (+ `model.safetensors`
+ * for checkpoint soups) atomically into `<output>/<name>/`. Ingredient files are only read. On abort it throws CANCELLED and leaves
  * no output. Each step is a phase of cookPhases.ts.
  */
 export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<CookResult> {
@@ -50,12 +53,25 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
   // A folder that cannot take the soup fails now, not after the whole cook.
   await checkOutputWritable(outRoot);
   const chosen = await chooseIngredients(plan, method, run);
+  return cookChosen(plan, chosen, clock, { ...opts, outRoot });
+}
+
+/**
+ * The cook from the load phase on, for ingredients already chosen (a test may choose them
+ * itself). Removes the graph space's temp folder at the end, on failure and on cancel.
+ */
+export async function cookChosen(plan: CookPlan, chosen: ChosenIngredients, clock: PhaseClock, opts: CookOptions & { outRoot: string }): Promise<CookResult> {
+  const { signal, outRoot } = opts;
+  const method = getSoupMethod(plan.method);
+  const config = plan.config;
+  const run: PhaseRun = { signal, progress: (done, total, message) => clock.progress(done, total, message) };
   const { workspace } = chosen;
   clock.enter('load');
   const setup = await loadEvaluation(chosen, config, plan.ingredients, run);
   // The session may have refused the first architecture: the ingredients are the ones it runs.
   const ingredients = chosen.ingredients;
   try {
+    await enterGraphSpace(chosen, run);
     const fingerprints = await fingerprintIngredients(ingredients, signal);
     clock.enter('evaluate');
     const analysesSettings = analysesSettingsOf(config, ingredients.length);
@@ -76,8 +92,9 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
     const dir = await writeSoup(report, {
       workspace,
       outRoot,
-      template: ingredients[0].model,
+      template: chosen.graphSpace?.graph ?? ingredients[0].model,
       weights: soup.outcome.weights,
+      checkpoint: checkpointOutput(chosen, soup.outcome.members),
       signal,
       onModelWritten: () => clock.stop(),
     });
@@ -85,5 +102,6 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
     return { report, dir };
   } finally {
     await releaseEvaluation(setup);
+    await chosen.graphSpace?.close();
   }
 }

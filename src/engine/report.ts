@@ -11,6 +11,8 @@ export const READABLE_REPORT_SCHEMAS: readonly string[] = ['model-soups/report@1
 export const REPORT_FILE = 'report.json';
 /** File name of the soup model inside its folder. */
 export const SOUP_MODEL_FILE = 'soup.onnx';
+/** The checkpoint soup's weights, beside `soup.onnx`, when the ingredients are checkpoints. */
+export const SOUP_WEIGHTS_FILE = 'model.safetensors';
 
 /**
  * Accuracy of one model on every configured dataset. Accuracies are fractions in [0, 1];
@@ -60,6 +62,8 @@ export interface IngredientReport {
   hparams: Record<string, HParamValue>;
   /** Workspace-relative model path. */
   model: string;
+  /** Checkpoint runs: the weights file (workspace-relative), its format and float dtype. */
+  weights?: { file: string; format: string; dtype?: string };
   /** Size in bytes and SHA-256 of the model file as read for this cook. */
   bytes?: number;
   sha256?: string;
@@ -110,9 +114,19 @@ export interface SoupReport {
     members: string[];
     /** Workspace-relative path of the written soup model. */
     path: string;
+    /** Checkpoint soups: workspace-relative path of `model.safetensors`. */
+    weights?: string;
     metrics: Metrics;
     /** A learned soup's mixing weights per ingredient id (its held-out numbers are optimistic: it was fitted on them). */
     mixWeights?: Record<string, number>;
+  };
+  /** Checkpoint soups: how the graph's initializers map onto the checkpoint's tensors. */
+  mapping?: {
+    graph: string;
+    reference: string;
+    bindings: { initializer: string; tensor: string; transposed: boolean }[];
+    keptConstants: { initializer: string; numel: number }[];
+    unusedTensors: string[];
   };
   /** Greedy only: one entry per candidate in sorted order. Empty for uniform. */
   steps: GreedyStep[];

@@ -1,4 +1,4 @@
-import { crc32 } from '../../src/engine/formats/npz';
+import { crc32 } from '../../src/engine/formats/crc32';
 
 /** An array to store in a `.npy`: its numpy dtype string (`<f4`, `<i8`, `|u1`, ...), shape and bytes. */
 export interface NpyInput {
@@ -23,6 +23,53 @@ export function encodeNpy(a: NpyInput): Buffer {
   return Buffer.concat([pre, Buffer.from(header, 'latin1'), Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength)]);
 }
 
+/** What a zip entry's local header and its central-directory record both declare. */
+export interface ZipHeaderFields {
+  /** Version needed to extract (20; 45 for Zip64). */
+  version: number;
+  method: number;
+  crc: number;
+  compressedSize: number;
+  size: number;
+  nameLength: number;
+}
+
+/** A zip local header (30 bytes, sizes as given: 0xffffffff defers them to a Zip64 extra of `extraLength` bytes). */
+export function zipLocalHeader(f: ZipHeaderFields, extraLength = 0): Buffer {
+  const local = Buffer.alloc(30);
+  local.writeUInt32LE(0x04034b50, 0);
+  local.writeUInt16LE(f.version, 4);
+  local.writeUInt16LE(f.method, 8);
+  local.writeUInt32LE(f.crc, 14);
+  local.writeUInt32LE(f.compressedSize, 18);
+  local.writeUInt32LE(f.size, 22);
+  local.writeUInt16LE(f.nameLength, 26);
+  local.writeUInt16LE(extraLength, 28);
+  return local;
+}
+
+/** A central-directory record (46 bytes) of an entry whose local header is at `offset`. */
+export function zipCentralHeader(f: ZipHeaderFields, offset: number): Buffer {
+  const central = Buffer.alloc(46);
+  central.writeUInt32LE(0x02014b50, 0);
+  central.writeUInt16LE(f.version, 4);
+  // From "version needed" to the name length the record repeats the local header (no extra here).
+  zipLocalHeader(f).copy(central, 6, 4, 30);
+  central.writeUInt32LE(offset, 42);
+  return central;
+}
+
+/** The end-of-central-directory record: `count` entries, a directory of `cdLength` bytes at `cdOffset`. */
+export function zipEnd(count: number, cdLength: number, cdOffset: number): Buffer {
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(count, 8);
+  end.writeUInt16LE(count, 10);
+  end.writeUInt32LE(cdLength, 12);
+  end.writeUInt32LE(cdOffset, 16);
+  return end;
+}
+
 /** A stored (uncompressed) zip of the given entries, as `np.savez` writes; entries under 4 GiB. */
 export function encodeNpz(entries: Record<string, Uint8Array>): Buffer {
   const locals: Buffer[] = [];
@@ -30,35 +77,13 @@ export function encodeNpz(entries: Record<string, Uint8Array>): Buffer {
   let offset = 0;
   for (const [name, data] of Object.entries(entries)) {
     const nameBuf = Buffer.from(name);
-    const crc = crc32(data);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(data.length, 22);
-    local.writeUInt16LE(nameBuf.length, 26);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(20, 4);
-    central.writeUInt16LE(20, 6);
-    central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(data.length, 20);
-    central.writeUInt32LE(data.length, 24);
-    central.writeUInt16LE(nameBuf.length, 28);
-    central.writeUInt32LE(offset, 42);
-    locals.push(local, nameBuf, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-    centrals.push(central, nameBuf);
+    const fields = { version: 20, method: 0, crc: crc32(data), compressedSize: data.length, size: data.length, nameLength: nameBuf.length };
+    locals.push(zipLocalHeader(fields), nameBuf, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    centrals.push(zipCentralHeader(fields, offset), nameBuf);
     offset += 30 + nameBuf.length + data.length;
   }
   const cd = Buffer.concat(centrals);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(centrals.length / 2, 8);
-  end.writeUInt16LE(centrals.length / 2, 10);
-  end.writeUInt32LE(cd.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, cd, end]);
+  return Buffer.concat([...locals, cd, zipEnd(centrals.length / 2, cd.length, offset)]);
 }
 
 /** A dataset file: float32 inputs `x` and int32 labels `y`, as an `.npz`. */

@@ -29,7 +29,9 @@ describe('model-soup CLI', function () {
   it('scan prints a table with accuracy and metric source', () => {
     const r = run(['scan', EXAMPLE]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /1\s+lightning_logs\/version_0\s+lightning\s+87\.75 %\s+ok\s+lightning_logs\/version_0\/metrics\.csv \(val_acc\)/);
+    assert.match(r.stdout, /1\s+lightning_logs\/version_0\s+lightning\s+onnx\s+87\.75 %\s+ok\s+lightning_logs\/version_0\/metrics\.csv \(val_acc\)/);
+    // The pretrained model gets a line of its own (a real line break, not an escaped one).
+    assert.match(r.stdout, /\n\npretrained \(not an ingredient\): pretrained\/model\.onnx\n$/);
   });
 
   it('cook --json prints the report, writes the soup and shows progress on stderr', async () => {

@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { DEFAULT_HELDOUT_KEYS } from '../../src/engine/discovery/heldoutKeys';
 import { isHfTrainerRun, lastPathSegment, readHfTrainerRun } from '../../src/engine/discovery/hfTrainer';
 import { isLightningRun, parseCsv, parseHParamsYaml, readLightningRun, scoreMetricsCsv } from '../../src/engine/discovery/lightning';
 import { checkAccuracyValue, isPlainRun, listRunFolder, parsePythonJson, readPlainRun } from '../../src/engine/discovery/plainRun';
@@ -198,10 +199,10 @@ describe('run layout readers', () => {
       assert.equal(reason(1), undefined);
     });
 
-    it('reports a missing val_accuracy field', async () => {
+    it('reports metrics.json without any of the default held-out keys, naming them in order', async () => {
       await writeTree(tmp, { 'x/model.onnx': MODEL, 'x/metrics.json': '{"accuracy": 0.8}' });
       const run = await readPlainRun(await folder(tmp, 'x'));
-      assert.equal(run.reason, 'x/metrics.json: no val_accuracy');
+      assert.equal(run.reason, `x/metrics.json: no ${DEFAULT_HELDOUT_KEYS.join(' or ')}`);
     });
 
     it('reports an HF eval_accuracy of Infinity without falling back to best_metric', async () => {
@@ -236,7 +237,7 @@ describe('run layout readers', () => {
       assert.deepEqual(run.metricsSource, { file: 'lightning_logs/version_0/metrics.csv', field: 'val_top1' });
       const unconfigured = await readLightningRun(f);
       assert.equal(unconfigured.status, 'unscored');
-      assert.equal(unconfigured.reason, 'lightning_logs/version_0/metrics.csv: no column val_acc or val_accuracy (columns: epoch, step, train_loss, val_top1)');
+      assert.equal(unconfigured.reason, `lightning_logs/version_0/metrics.csv: no column ${DEFAULT_HELDOUT_KEYS.join(' or ')} (columns: epoch, step, train_loss, val_top1)`);
     });
 
     it('takes the row with the highest epoch/step, not the last line of the file', () => {

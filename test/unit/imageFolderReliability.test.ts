@@ -8,7 +8,7 @@ import { exampleShape, pixelTable, planTensor, toFloatTensor } from '../../src/e
 import { openDatasets } from '../../src/engine/datasets/openDatasets';
 import { readPreprocessorConfig } from '../../src/engine/datasets/preprocessing';
 import { SoupError } from '../../src/engine/errors';
-import { crc32 } from '../../src/engine/formats/npz';
+import { crc32 } from '../../src/engine/formats/crc32';
 import { FASHION_IMAGES, tempDir } from './helpers/paths';
 
 const CLASSES = ['T-shirt_top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];

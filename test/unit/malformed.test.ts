@@ -350,7 +350,7 @@ describe('malformed inputs: each reader names the file and the problem', () => {
       ['null', '{"val_accuracy": null}', /is null/],
       ['an array', '{"val_accuracy": [0.8]}', /is an array/],
       ['an object', '{"val_accuracy": {"v": 0.8}}', /is object/],
-      ['missing', '{"accuracy": 0.8}', /metrics\.json: no val_accuracy/],
+      ['missing', '{"accuracy": 0.8}', /metrics\.json: no val_acc or val_accuracy or eval_accuracy or .* or validation\/accuracy$/],
       ['not an object', '[0.8]', /metrics\.json: expected a JSON object/],
       ['bad JSON', '{"val_accuracy": 0.8,', /metrics\.json: not valid JSON/],
       ['empty', '', /metrics\.json: not valid JSON/],
@@ -414,7 +414,7 @@ describe('malformed inputs: each reader names the file and the problem', () => {
     });
 
     const csvCases: [string, string, RegExp][] = [
-      ['missing metric column', 'epoch,step,val_loss\n0,1,0.5\n', /no column val_acc or val_accuracy \(columns: epoch, step, val_loss\)/],
+      ['missing metric column', 'epoch,step,val_loss\n0,1,0.5\n', /no column val_acc or val_accuracy or .* or validation\/accuracy \(columns: epoch, step, val_loss\)/],
       ['nan', 'epoch,step,val_acc\n0,1,nan\n', /val_acc \(row 2\) is NaN/],
       ['inf', 'epoch,step,val_acc\n0,1,inf\n', /is Infinity/],
       ['text', 'epoch,step,val_acc\n0,1,high\n', /val_acc \(row 2\) is a string \("high"\)/],

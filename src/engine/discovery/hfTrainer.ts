@@ -1,8 +1,9 @@
 /**
  * Hugging Face Trainer output folders: `trainer_state.json`, `all_results.json`,
- * `eval_results.json`, `train_results.json`, `training_args.json`, `config.json`, the exported
- * `model.onnx` (+ `model.safetensors`), and possibly `checkpoint-N/` sub-folders, which belong to
- * the run: they are resolved here and never reported as runs of their own.
+ * `eval_results.json`, `train_results.json`, `training_args.json`, `config.json`, the weights
+ * (`model.safetensors`, sharded `model.safetensors.index.json`, `pytorch_model.bin` or its index;
+ * an exported `model.onnx` takes priority), and possibly `checkpoint-N/` sub-folders, which
+ * belong to the run: they are resolved here and never reported as runs of their own.
  */
 import * as path from 'node:path';
 import type { HParamValue, RunRecord } from './runRecord';
@@ -11,6 +12,8 @@ import {
   normaliseHParams, presentFiles, readRunJson,
 } from './plainRun';
 import type { ReadResult, RunFolder, Score } from './plainRun';
+import type { FolderModel } from './runWeights';
+import { folderModel, hasModel } from './runWeights';
 
 /** File names the Trainer writes into its output folder. */
 export const HF_TRAINER_STATE = 'trainer_state.json';
@@ -66,27 +69,29 @@ const HF_KNOWN_ARGS = new Set([
 
 /**
  * True for a Trainer output folder: a marker file (`trainer_state.json`, `*_results.json`,
- * `training_args.json`) next to a `model.onnx`, or any `checkpoint-N/` sub-folder with a
- * `model.onnx` (the parent is then the run, not each checkpoint).
+ * `training_args.json`) next to a model (`model.onnx` or weights, see runWeights.ts), or any
+ * `checkpoint-N/` sub-folder with a model (the parent is then the run, not each checkpoint).
  */
 export async function isHfTrainerRun(folder: RunFolder): Promise<boolean> {
-  if (folder.files.has(MODEL_FILE) && HF_MARKERS.some((m) => folder.files.has(m))) return true;
+  if (hasModel(folder) && HF_MARKERS.some((m) => folder.files.has(m))) return true;
   for (const name of checkpointDirs(folder)) {
     const sub = await listRunFolder(folder.root, path.join(folder.dir, name), folder.policy);
-    if (sub?.files.has(MODEL_FILE)) return true;
+    if (sub && hasModel(sub)) return true;
   }
   return false;
 }
 
 /**
  * Reads a Trainer run. The ingredient is the `checkpoint-N/` named (by its last path segment) in
- * `trainer_state.json` `best_model_checkpoint` when that folder has a `model.onnx`; else the
- * top-level `model.onnx`; else, with neither, the highest-numbered checkpoint with a model.
+ * `trainer_state.json` `best_model_checkpoint` when that folder has a model; else the top-level
+ * model; else, with neither, the highest-numbered checkpoint with a model. In each folder the
+ * model is `model.onnx`, else its weights (see runWeights.ts).
  * Accuracy, top-level model: `eval_accuracy` of `eval_results.json`, else `all_results.json`,
  * else `trainer_state.json` `best_metric` (a missing file or field moves on to the next source;
  * an invalid value or unparsable file makes the run `unscored`). Chosen checkpoint: its own
- * `trainer_state.json` `log_history` `eval_accuracy` at step N, else its `best_metric`, else the
- * run's `log_history` at step N. Never throws.
+ * `trainer_state.json` `log_history` `eval_accuracy` at step N, else (when it is the best) its
+ * `best_metric`, else the run's `log_history` at step N, else (the best) the run's `best_metric`; a `log_history` with steps past its
+ * file's `global_step` is not used. Never throws.
  */
 export async function readHfTrainerRun(folder: RunFolder): Promise<RunRecord> {
   const json = new JsonCache(folder);
@@ -94,20 +99,21 @@ export async function readHfTrainerRun(folder: RunFolder): Promise<RunRecord> {
   const checkpoint = await chooseCheckpoint(folder, json);
   const files = presentFiles(folder, HF_FILES);
   if (checkpoint === undefined) {
-    const modelPath = path.join(folder.dir, MODEL_FILE);
+    const { modelPath, weights } = folderModel(folder) ?? { modelPath: path.join(folder.dir, MODEL_FILE) };
     const score = await scoreTopLevel(folder, json);
-    return finishRecord({ folder, layout: 'hf', modelPath, files, hparams, score });
+    return finishRecord({ folder, layout: 'hf', modelPath, weights, files: [...files, modelPath], hparams, score });
   }
   files.push(...presentFiles(checkpoint.folder, HF_FILES));
-  const modelPath = path.join(checkpoint.folder.dir, MODEL_FILE);
+  const { modelPath, weights } = checkpoint.model;
   const score = await scoreCheckpoint(folder, checkpoint, json);
-  return finishRecord({ folder, layout: 'hf', modelPath, files, hparams, score, checkpoint: checkpoint.name });
+  return finishRecord({ folder, layout: 'hf', modelPath, weights, files: [...files, modelPath], hparams, score, checkpoint: checkpoint.name });
 }
 
 interface Checkpoint {
   name: string;
   step: number;
   folder: RunFolder;
+  model: FolderModel;
   /** True when `best_model_checkpoint` named it (so its `best_metric` is its own accuracy). */
   isBest: boolean;
 }
@@ -131,13 +137,18 @@ async function chooseCheckpoint(folder: RunFolder, json: JsonCache): Promise<Che
     : undefined;
   if (best !== undefined && names.includes(best)) {
     const sub = await listRunFolder(folder.root, path.join(folder.dir, best), folder.policy);
-    if (sub?.files.has(MODEL_FILE)) return { name: best, step: stepOf(best), folder: sub, isBest: true };
+    const model = sub && folderModel(sub);
+    // A top-level `model.onnx` keeps priority over a best checkpoint that has only weights.
+    if (sub && model && (model.weights === undefined || !folder.files.has(MODEL_FILE))) {
+      return { name: best, step: stepOf(best), folder: sub, model, isBest: true };
+    }
   }
-  if (folder.files.has(MODEL_FILE)) return undefined;
-  // No final export: the latest checkpoint is the trainer's last state.
+  if (hasModel(folder)) return undefined;
+  // No final model: the latest checkpoint is the trainer's last state.
   for (const name of names.sort((a, b) => stepOf(b) - stepOf(a))) {
     const sub = await listRunFolder(folder.root, path.join(folder.dir, name), folder.policy);
-    if (sub?.files.has(MODEL_FILE)) return { name, step: stepOf(name), folder: sub, isBest: false };
+    const model = sub && folderModel(sub);
+    if (sub && model) return { name, step: stepOf(name), folder: sub, model, isBest: false };
   }
   return undefined;
 }
@@ -185,15 +196,25 @@ async function scoreCheckpoint(folder: RunFolder, checkpoint: Checkpoint, json: 
   }
   const runState = await json.read(HF_TRAINER_STATE);
   if (runState?.ok && isRecord(runState.value)) {
-    const logged = scoreLogHistory(runState.value, joinId(folder.id, HF_TRAINER_STATE), checkpoint.step);
+    const runRel = joinId(folder.id, HF_TRAINER_STATE);
+    const logged = scoreLogHistory(runState.value, runRel, checkpoint.step);
     if (logged) return logged;
+    if (checkpoint.isBest && runState.value.best_metric !== undefined && runState.value.best_metric !== null) {
+      return checkAccuracy(runState.value, runRel, 'best_metric');
+    }
   }
   return { ok: false, reason: `${ownRel}: no ${HF_ACCURACY_FIELD} logged at step ${checkpoint.step}` };
 }
 
-/** The last `log_history` entry at `step` with an `eval_accuracy`, scored; `undefined` if none. */
+/**
+ * The last `log_history` entry at `step` with an `eval_accuracy`, scored; `undefined` if none, or
+ * when the history logs steps past the state's own `global_step` (it was not written with that
+ * state, e.g. copied from the run's final state, so its entries do not describe this checkpoint).
+ */
 function scoreLogHistory(state: Record<string, unknown>, rel: string, step: number): Score | undefined {
   const history = Array.isArray(state.log_history) ? state.log_history : [];
+  const saved = state.global_step;
+  if (typeof saved === 'number' && history.some((e: unknown) => isRecord(e) && typeof e.step === 'number' && e.step > saved)) return undefined;
   for (let i = history.length - 1; i >= 0; i--) {
     const entry: unknown = history[i];
     if (isRecord(entry) && entry.step === step && HF_ACCURACY_FIELD in entry) {

@@ -1,10 +1,15 @@
 /**
- * PyTorch Lightning CSVLogger runs (`lightning_logs/version_N/`): `hparams.yaml`, `metrics.csv`
- * and the exported `model.onnx`. The model holds the weights at the end of training, so its
- * accuracy is the validation metric of the latest logged row that has one.
+ * PyTorch Lightning runs (`<save_dir>/<name>/version_N/`, the folder named anything): recognised
+ * by their content, `hparams.yaml` and `metrics.csv` (CSVLogger) or `events.out.tfevents.*`
+ * (TensorBoardLogger), next to an exported `model.onnx` or a `checkpoints/` folder of `.ckpt`
+ * files. An exported model holds the weights at the end of training, so its accuracy is the
+ * latest logged value; a checkpoint's accuracy is the one that belongs to it (lightningCheckpoint.ts).
  */
 import * as path from 'node:path';
 import { parseDocument } from 'yaml';
+import { isEventFile, readTensorBoardRun } from '../trackers/tensorboardRun';
+import { findHeldoutKey, heldoutKeys } from './heldoutKeys';
+import { CHECKPOINTS_DIR, chooseLightningCheckpoint } from './lightningCheckpoint';
 import type { HParamValue, RunRecord } from './runRecord';
 import {
   MODEL_FILE, checkAccuracyValue, finishRecord, isRecord, joinId, normaliseHParams, presentFiles, readRunText,
@@ -15,44 +20,100 @@ import type { ReadRunOptions, RunFolder, Score } from './plainRun';
 export const LIGHTNING_METRICS_FILE = 'metrics.csv';
 /** CSVLogger's hyperparameter file. */
 export const LIGHTNING_HPARAMS_FILE = 'hparams.yaml';
-/** Metric columns tried, in order, when no metric name is configured. */
-export const DEFAULT_LIGHTNING_METRICS = ['val_acc', 'val_accuracy'] as const;
 
 // Aliases multiply work; a hyperparameter file has no business needing many.
 const MAX_YAML_ALIASES = 50;
 
-/** True for a folder with `model.onnx` and a Lightning `metrics.csv` or `hparams.yaml`. */
+/**
+ * True for a folder with Lightning logs (`metrics.csv`, `hparams.yaml` or TensorBoard event files)
+ * next to a `model.onnx` or a `checkpoints/` folder.
+ */
 export function isLightningRun(folder: RunFolder): boolean {
-  return folder.files.has(MODEL_FILE) && (folder.files.has(LIGHTNING_METRICS_FILE) || folder.files.has(LIGHTNING_HPARAMS_FILE));
+  const logged = folder.files.has(LIGHTNING_METRICS_FILE) || folder.files.has(LIGHTNING_HPARAMS_FILE) || [...folder.files].some(isEventFile);
+  return logged && (folder.files.has(MODEL_FILE) || folder.dirs.has(CHECKPOINTS_DIR));
+}
+
+/** Options of {@link readLightningRun}. */
+export interface LightningReadOptions extends ReadRunOptions {
+  signal?: AbortSignal;
 }
 
 /**
- * Reads a Lightning run. The accuracy column is `options.metric` when given, else `val_acc`, else
- * `val_accuracy`. Never throws: a broken run comes back `unscored` (or `unreadable`) with a reason.
- * An unparsable `hparams.yaml` only leaves `hparams` empty (with a warning): it does not change the score.
+ * Reads a Lightning run. The model is `model.onnx` when there is one, scored with the latest
+ * logged value; else the checkpoint chosen by `chooseLightningCheckpoint`: scored with
+ * ModelCheckpoint's `best_model_score` when its monitor is a held-out key, else with the value
+ * logged at the checkpoint's step: the `metrics.csv` row at that step (the last row when it is the
+ * only checkpoint), else the TensorBoard scalar at its global step. The
+ * metric is `options.metric` when given, else the default held-out keys (heldoutKeys.ts). Never
+ * throws for bad content (only CANCELLED): a broken run comes back `unscored` or `unreadable`
+ * with a reason; an unparsable `hparams.yaml` only leaves `hparams` empty (with a warning).
  */
-export async function readLightningRun(folder: RunFolder, options: ReadRunOptions = {}): Promise<RunRecord> {
-  const modelPath = path.join(folder.dir, MODEL_FILE);
-  const files = presentFiles(folder, [LIGHTNING_HPARAMS_FILE, LIGHTNING_METRICS_FILE, MODEL_FILE]);
+export async function readLightningRun(folder: RunFolder, options: LightningReadOptions = {}): Promise<RunRecord> {
+  const eventFiles = [...folder.files].filter(isEventFile).sort();
+  const files = presentFiles(folder, [LIGHTNING_HPARAMS_FILE, LIGHTNING_METRICS_FILE, MODEL_FILE, ...eventFiles]);
   const yaml = folder.files.has(LIGHTNING_HPARAMS_FILE) ? await readHParamsYaml(folder) : { hparams: {} };
   const { hparams } = yaml;
+  const warnings = yaml.warning ? [yaml.warning] : [];
+  const base = { folder, layout: 'lightning' as const, hparams, warnings };
+  if (folder.files.has(MODEL_FILE)) {
+    const modelPath = path.join(folder.dir, MODEL_FILE);
+    const score = await scoreLogged(folder, options, {}, warnings, undefined);
+    return finishRecord({ ...base, modelPath, files, score });
+  }
+  const chosen = await chooseLightningCheckpoint(folder);
+  warnings.push(...chosen.warnings);
+  if (!chosen.ok) {
+    return finishRecord({ ...base, modelPath: folder.dir, files, score: { ok: false, reason: chosen.reason }, unreadable: chosen.reason });
+  }
+  const { file, callback } = chosen;
+  files.push(file);
+  const weights = { file, format: 'torch' as const };
+  const keys = heldoutKeys(options.metric);
   let score: Score;
+  if (callback?.monitor !== undefined && callback.score !== undefined && keys.includes(callback.monitor)) {
+    const label = `${callback.monitor} (ModelCheckpoint best_model_score)`;
+    score = checkAccuracyValue(callback.score, joinId(folder.id, path.relative(folder.dir, callback.file).split(path.sep).join('/')), callback.monitor, label);
+  } else {
+    // The only checkpoint is the last state: the last metrics.csv row is its own. Steps are matched
+    // alone (epoch numbering at a save differs between Lightning versions).
+    const csvAt = chosen.count === 1 ? {} : chosen.step !== undefined ? { step: chosen.step } : { epoch: chosen.epoch };
+    score = await scoreLogged(folder, options, csvAt, warnings, chosen.step);
+  }
+  return finishRecord({ ...base, modelPath: file, weights, files, score, ...(chosen.problem ? { unreadable: chosen.problem } : {}) });
+}
+
+/**
+ * The held-out value of `metrics.csv` at `csvAt` (`{}`: the latest row) when the folder has one,
+ * else the TensorBoard scalar at `step` (undefined: the last one logged).
+ */
+async function scoreLogged(folder: RunFolder, options: LightningReadOptions, csvAt: CsvPosition, warnings: string[], step: number | undefined): Promise<Score> {
   if (folder.files.has(LIGHTNING_METRICS_FILE)) {
     const rel = joinId(folder.id, LIGHTNING_METRICS_FILE);
     const text = await readRunText(folder, LIGHTNING_METRICS_FILE);
-    score = text.ok ? scoreMetricsCsv(text.value, rel, options.metric) : text;
-  } else {
-    score = { ok: false, reason: `${joinId(folder.id, '')}: no metrics file (${LIGHTNING_METRICS_FILE})` };
+    return text.ok ? scoreMetricsCsv(text.value, rel, options.metric, csvAt) : text;
   }
-  return finishRecord({ folder, layout: 'lightning', modelPath, files, hparams, score, warnings: yaml.warning ? [yaml.warning] : undefined });
+  if ([...folder.files].some(isEventFile)) {
+    const tb = await readTensorBoardRun(folder, { metric: options.metric, signal: options.signal, ...(step !== undefined && { step }) });
+    warnings.push(...tb.warnings);
+    if (tb.heldout !== undefined && tb.metricsSource) return { ok: true, value: tb.heldout, source: { file: tb.metricsSource.file, field: tb.metricsSource.field } };
+    return { ok: false, reason: tb.heldoutReason ?? `${joinId(folder.id, '')}: no held-out value in the event files` };
+  }
+  return { ok: false, reason: `${joinId(folder.id, '')}: no metrics file (${LIGHTNING_METRICS_FILE} or TensorBoard events)` };
+}
+
+/** Which `metrics.csv` row to read: the one at this epoch and/or step; neither: the latest. */
+export interface CsvPosition {
+  epoch?: number;
+  step?: number;
 }
 
 /**
- * Finds the accuracy in a Lightning `metrics.csv`: the metric of the row with the highest
- * (epoch, step) among rows that have one (later rows win ties); without epoch/step columns,
- * the last such row. `rel` names the file in reasons.
+ * Finds the accuracy in a Lightning `metrics.csv`. Without `at`: the metric of the row with the
+ * highest (epoch, step) among rows that have one (later rows win ties); without epoch/step
+ * columns, the last such row. With `at`: the last row with a value at that epoch and step (a
+ * checkpoint's). `rel` names the file in reasons.
  */
-export function scoreMetricsCsv(text: string, rel: string, metric?: string): Score {
+export function scoreMetricsCsv(text: string, rel: string, metric?: string, at: CsvPosition = {}): Score {
   let rows: string[][];
   try {
     rows = parseCsv(text);
@@ -61,8 +122,8 @@ export function scoreMetricsCsv(text: string, rel: string, metric?: string): Sco
   }
   const header = rows[0];
   if (!header || header.every((h) => h === '')) return { ok: false, reason: `${rel}: empty file (no header row)` };
-  const candidates = metric ? [metric] : [...DEFAULT_LIGHTNING_METRICS];
-  const field = candidates.find((name) => header.includes(name));
+  const candidates = heldoutKeys(metric);
+  const field = findHeldoutKey((name) => header.includes(name), metric);
   if (field === undefined) {
     // Column names are file content: listed only when they look like metric names.
     const names = header.length <= 40 && header.every((h) => /^[\w./-]{1,64}$/.test(h)) ? `columns: ${header.join(', ')}` : `${header.length} columns`;
@@ -71,15 +132,21 @@ export function scoreMetricsCsv(text: string, rel: string, metric?: string): Sco
   const col = header.indexOf(field);
   const epochCol = header.indexOf('epoch');
   const stepCol = header.indexOf('step');
+  const pinned = at.epoch !== undefined || at.step !== undefined;
   let best: { row: number; epoch: number; step: number; cell: string } | undefined;
   for (let r = 1; r < rows.length; r++) {
     const cell = (rows[r][col] ?? '').trim();
     if (cell === '') continue;
     const epoch = numberOr(rows[r][epochCol], -Infinity);
     const step = numberOr(rows[r][stepCol], -Infinity);
-    if (!best || epoch > best.epoch || (epoch === best.epoch && step >= best.step)) best = { row: r, epoch, step, cell };
+    if (pinned) {
+      if ((at.epoch === undefined || at.epoch === epoch) && (at.step === undefined || at.step === step)) best = { row: r, epoch, step, cell };
+    } else if (!best || epoch > best.epoch || (epoch === best.epoch && step >= best.step)) best = { row: r, epoch, step, cell };
   }
-  if (!best) return { ok: false, reason: `${rel}: no row has a ${field} value` };
+  if (!best) {
+    const where = [at.epoch !== undefined && `epoch ${at.epoch}`, at.step !== undefined && `step ${at.step}`].filter(Boolean).join(', ');
+    return { ok: false, reason: `${rel}: no row has a ${field} value${pinned ? ` at ${where} (the checkpoint's)` : ''}` };
+  }
   // CSV cells are text: Python writes "nan"/"inf", which are reported, not parsed loosely.
   const value = parseCsvNumber(best.cell);
   return checkAccuracyValue(value ?? best.cell, rel, field, `${field} (row ${best.row + 1})`);

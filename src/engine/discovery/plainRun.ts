@@ -1,7 +1,8 @@
 /**
  * Plain runs: a folder with `model.onnx` and, usually, `metrics.json`
- * (`{"val_accuracy": 0.87, "hparams": {...}}`). A folder with a `model.onnx` and no metrics file
- * that another layout recognises is also a plain run, `unscored` ("no metrics file").
+ * (`{"val_accuracy": 0.87, "hparams": {...}}`), or with checkpoint weights (`model.pt`,
+ * `model.pth`, `model.safetensors`, ...) and `metrics.json`. A folder with a `model.onnx` and no
+ * metrics file that no other layout recognises is also a plain run, `unscored` ("no metrics file").
  *
  * This module also holds the helpers every layout reader shares (folder listings, reading
  * Python-written JSON, validating an accuracy, naming hyperparameters), because plain is the
@@ -12,16 +13,16 @@ import * as path from 'node:path';
 import { SoupError } from '../errors';
 import { openRegularFile } from '../formats/readInput';
 import { jsonSyntaxProblem } from '../untrustedJson';
+import { findHeldoutKey, heldoutKeys } from './heldoutKeys';
 import { isInside, LinkPolicy } from './linkPolicy';
-import type { HParamValue, MetricsSource, RunLayout, RunRecord } from './runRecord';
+import type { HParamValue, MetricsSource, RunLayout, RunRecord, RunWeights } from './runRecord';
+import { checkpointFiles, folderModel } from './runWeights';
 import { isRecord } from '../../shared/validation';
 
 /** The file that makes a folder a run in every layout. */
 export const MODEL_FILE = 'model.onnx';
 /** The plain layout's metrics file. */
 export const PLAIN_METRICS_FILE = 'metrics.json';
-/** The plain layout's accuracy field in `metrics.json`. */
-export const PLAIN_ACCURACY_FIELD = 'val_accuracy';
 
 /** Metrics and config files are small; anything bigger is not one (and is not read whole). */
 export const MAX_TEXT_FILE_BYTES = 64 * 1024 * 1024;
@@ -46,7 +47,7 @@ export interface RunFolder {
 
 /** Options every layout reader takes. */
 export interface ReadRunOptions {
-  /** Metric name for Lightning `metrics.csv` (default `val_acc`, then `val_accuracy`). */
+  /** Held-out metric name; overrides the default keys (see heldoutKeys.ts). */
   metric?: string;
 }
 
@@ -58,15 +59,21 @@ export type Score =
 /** A value read from a file, or a human reason (`<file>: <problem>`, workspace-relative). */
 export type ReadResult<T> = { ok: true; value: T } | { ok: false; reason: string };
 
-/** True when the folder holds a `model.onnx`: the plain layout needs nothing else. */
+/** True when the folder holds a `model.onnx`, or checkpoint weights next to a `metrics.json`. */
 export function isPlainRun(folder: RunFolder): boolean {
-  return folder.files.has(MODEL_FILE);
+  return folder.files.has(MODEL_FILE) || (folder.files.has(PLAIN_METRICS_FILE) && checkpointFiles(folder).length > 0);
 }
 
-/** Reads a plain run (never throws: a broken run comes back `unscored` or `unreadable`). */
-export async function readPlainRun(folder: RunFolder): Promise<RunRecord> {
-  const modelPath = path.join(folder.dir, MODEL_FILE);
-  const files = presentFiles(folder, [MODEL_FILE, PLAIN_METRICS_FILE, 'model.safetensors', 'config.json']);
+/**
+ * Reads a plain run (never throws: a broken run comes back `unscored` or `unreadable`). The model
+ * is `model.onnx`, else the best-ranked weights file (see runWeights.ts); the accuracy is the
+ * first of the held-out keys (`options.metric`, else the defaults of heldoutKeys.ts) that
+ * `metrics.json` holds.
+ */
+export async function readPlainRun(folder: RunFolder, options: ReadRunOptions = {}): Promise<RunRecord> {
+  const model = folderModel(folder) ?? { modelPath: path.join(folder.dir, MODEL_FILE) };
+  const { modelPath, weights } = model;
+  const files = [...presentFiles(folder, [MODEL_FILE, PLAIN_METRICS_FILE, 'model.safetensors', 'config.json']), modelPath];
   let hparams: Record<string, HParamValue> = {};
   let score: Score;
   if (!folder.files.has(PLAIN_METRICS_FILE)) {
@@ -79,11 +86,13 @@ export async function readPlainRun(folder: RunFolder): Promise<RunRecord> {
     } else if (!isRecord(json.value)) {
       score = { ok: false, reason: `${rel}: expected a JSON object` };
     } else {
-      if (isRecord(json.value.hparams)) hparams = normaliseHParams(json.value.hparams);
-      score = checkAccuracy(json.value, rel, PLAIN_ACCURACY_FIELD);
+      const metrics = json.value;
+      if (isRecord(metrics.hparams)) hparams = normaliseHParams(metrics.hparams);
+      const field = findHeldoutKey((k) => Object.hasOwn(metrics, k), options.metric);
+      score = field === undefined ? { ok: false, reason: `${rel}: no ${heldoutKeys(options.metric).join(' or ')}` } : checkAccuracy(metrics, rel, field);
     }
   }
-  return finishRecord({ folder, layout: 'plain', modelPath, files, hparams, score });
+  return finishRecord({ folder, layout: 'plain', modelPath, weights, files, hparams, score });
 }
 
 /**
@@ -360,13 +369,18 @@ export interface RecordParts {
   files: string[];
   hparams: Record<string, HParamValue>;
   score: Score;
+  /** Set when the ingredient is checkpoint weights (then `modelPath` is `weights.file`). */
+  weights?: RunWeights;
+  runName?: string;
+  /** Why the run's ingredient cannot be read (no weights file: `modelPath` is then the run folder): the run is `unreadable`. */
+  unreadable?: string;
   checkpoint?: string;
   warnings?: string[];
 }
 
 /**
- * Builds the record: `unreadable` when the model file is not a non-empty file, else `ok` or
- * `unscored` from the score.
+ * Builds the record: `unreadable` when `parts.unreadable` says why, or the model file is not a
+ * non-empty file, else `ok` or `unscored` from the score.
  */
 export async function finishRecord(parts: RecordParts): Promise<RunRecord> {
   const { folder, layout, modelPath, hparams, score, checkpoint } = parts;
@@ -379,8 +393,15 @@ export async function finishRecord(parts: RecordParts): Promise<RunRecord> {
     hparams,
     status: 'ok',
   };
+  if (parts.weights) record.weights = parts.weights;
+  if (parts.runName !== undefined) record.runName = parts.runName;
   if (checkpoint !== undefined) record.checkpoint = checkpoint;
   if (parts.warnings?.length) record.warnings = parts.warnings;
+  if (parts.unreadable !== undefined) {
+    record.status = 'unreadable';
+    record.reason = parts.unreadable;
+    return record;
+  }
   const modelRel = toPosixRelative(folder.root, modelPath);
   const stat = await fsp.stat(modelPath).catch((err: NodeJS.ErrnoException) => err);
   if (stat instanceof Error) {

@@ -1,19 +1,23 @@
 /**
  * Walks a workspace and reads every fine-tuning run it finds (Hugging Face Trainer, Lightning,
- * plain). Pure engine code: no VS Code, no printing; cancellation through an AbortSignal.
+ * MLflow, W&B, plain). Pure engine code: no VS Code, no printing; cancellation through an AbortSignal.
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import picomatch from 'picomatch';
 import { DEFAULT_OUTPUT } from '../config';
-import { SoupError, errorMessage, throwIfAborted } from '../errors';
+import { SoupError, errorMessage, isCancelled, throwIfAborted } from '../errors';
+import { isMlflowRun } from '../trackers/mlflowRun';
+import { isWandbRun } from '../trackers/wandbRun';
 import { isHfTrainerRun, readHfTrainerRun } from './hfTrainer';
 import { isLightningRun, readLightningRun } from './lightning';
-import { MODEL_FILE, isPlainRun, listRunFolder, readPlainRun, toPosixRelative } from './plainRun';
+import { isPlainRun, listRunFolder, readPlainRun, toPosixRelative } from './plainRun';
 import type { RunFolder } from './plainRun';
 import { LinkPolicy } from './linkPolicy';
 import type { SkippedPath } from './linkPolicy';
-import type { RunRecord } from './runRecord';
+import type { RunLayout, RunRecord } from './runRecord';
+import { folderModel } from './runWeights';
+import { readTrackerRecord } from './trackerRuns';
 
 /** Folder names never descended into, besides hidden ones. */
 const SKIPPED_DIRS = new Set(['node_modules', '__pycache__']);
@@ -33,7 +37,7 @@ export interface ScanOptions {
   exclude?: string[];
   /** Workspace-relative soup output folder, skipped (default `.soups`). */
   outputDir?: string;
-  /** Lightning metric column (see `SoupConfig.metric`). */
+  /** Held-out metric name, overriding the default keys of heldoutKeys.ts (see `SoupConfig.metric`). */
   metric?: string;
   /** Checked between folders: when it fires the scan throws a CANCELLED SoupError. */
   signal?: AbortSignal;
@@ -49,8 +53,10 @@ export interface ScanOptions {
 
 /**
  * Finds the runs under `root`, sorted by id. A folder is a run when one layout's detector
- * recognises it (tried in the order HF Trainer, Lightning, plain); the walk does not descend
- * into a run folder (an HF run resolves its own `checkpoint-N/` folders). Skipped: hidden
+ * recognises it (tried in the order HF Trainer, Lightning, MLflow, W&B, plain); the walk does not
+ * descend into a run folder (an HF run resolves its own `checkpoint-N/` folders, a Lightning run
+ * its `checkpoints/`). Real sub-folders are claimed before symlinked ones, so a link to a sibling
+ * (W&B's `latest-run`) is not a second copy of the run. Skipped: hidden
  * folders, `node_modules`, `__pycache__`, the output folder, folders matching `exclude`, runs
  * whose model file matches `exclude`, and any folder already visited through another path
  * (symlinks are followed once, so loops end). Symlinks are followed only when their target
@@ -107,16 +113,19 @@ export async function scanRuns(root: string, options: ScanOptions = {}): Promise
       // Exclude globs may also name files: a run whose model file is excluded is left out.
       if (isIncluded(run.id) && !isExcluded(toPosixRelative(absRoot, run.modelPath))) runs.push(run);
     } else {
-      const children = [...folder.dirs].sort().reverse();
-      for (const name of children) {
+      const children: { abs: string; real: string; linked: boolean }[] = [];
+      for (const name of [...folder.dirs].sort().reverse()) {
         if (name.startsWith('.') || SKIPPED_DIRS.has(name)) continue;
         const childRel = folder.id === '' ? name : `${folder.id}/${name}`;
         if (childRel === outputDir || isExcluded(childRel) || isExcluded(`${childRel}/`)) continue;
         const childAbs = path.join(dir, name);
         const real = await fsp.realpath(childAbs).catch(() => undefined);
-        if (real === undefined || visited.has(real)) continue;
-        visited.add(real);
-        stack.push(childAbs);
+        if (real !== undefined) children.push({ abs: childAbs, real, linked: real !== path.join(folder.realDir, name) });
+      }
+      for (const child of [...children.filter((c) => !c.linked), ...children.filter((c) => c.linked)]) {
+        if (visited.has(child.real)) continue;
+        visited.add(child.real);
+        stack.push(child.abs);
       }
     }
     options.onProgress?.(foldersSeen);
@@ -125,27 +134,36 @@ export async function scanRuns(root: string, options: ScanOptions = {}): Promise
   return runs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
+/** The layout of the first detector that recognises the folder; `undefined` if none does. */
+async function detectLayout(folder: RunFolder): Promise<RunLayout | undefined> {
+  if (await isHfTrainerRun(folder)) return 'hf';
+  if (isLightningRun(folder)) return 'lightning';
+  if (isMlflowRun(folder)) return 'mlflow';
+  if (isWandbRun(folder)) return 'wandb';
+  if (isPlainRun(folder)) return 'plain';
+  return undefined;
+}
+
 /** Reads the folder as a run of the first layout that recognises it; `undefined` if none does. */
 async function readRun(folder: RunFolder, options: ScanOptions): Promise<RunRecord | undefined> {
+  const layout = await detectLayout(folder);
+  if (layout === undefined) return undefined;
+  const read = { metric: options.metric, signal: options.signal };
   try {
-    if (await isHfTrainerRun(folder)) return await readHfTrainerRun(folder);
-    if (isLightningRun(folder)) return await readLightningRun(folder, { metric: options.metric });
-    if (isPlainRun(folder)) return await readPlainRun(folder);
+    switch (layout) {
+      case 'hf': return await readHfTrainerRun(folder);
+      case 'lightning': return await readLightningRun(folder, read);
+      case 'mlflow':
+      case 'wandb': return await readTrackerRecord(folder, layout, read);
+      case 'plain': return await readPlainRun(folder, read);
+    }
   } catch (err) {
+    if (isCancelled(err)) throw err;
     // Readers report broken runs in the record; this is the safety net for the unexpected.
-    if (!folder.files.has(MODEL_FILE)) return undefined;
-    return {
-      id: folder.id === '' ? '.' : folder.id,
-      layout: 'plain',
-      dir: folder.dir,
-      modelPath: path.join(folder.dir, MODEL_FILE),
-      files: [path.join(folder.dir, MODEL_FILE)],
-      hparams: {},
-      status: 'unreadable',
-      reason: `${folder.id === '' ? '.' : folder.id}: ${errorMessage(err)}`,
-    };
+    const id = folder.id === '' ? '.' : folder.id;
+    const modelPath = folderModel(folder)?.modelPath ?? folder.dir;
+    return { id, layout, dir: folder.dir, modelPath, files: modelPath === folder.dir ? [] : [modelPath], hparams: {}, status: 'unreadable', reason: `${id}: ${errorMessage(err)}` };
   }
-  return undefined;
 }
 
 function normaliseRel(p: string): string {

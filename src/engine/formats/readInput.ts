@@ -24,22 +24,15 @@ export interface ReadInputOptions {
  * one ("<what> not found"), TOO_LARGE over the budget, CANCELLED, READ_FAILED otherwise.
  */
 export async function readInputFile(file: string, what: string, opts: ReadInputOptions = {}): Promise<Buffer> {
-  let fh: fsp.FileHandle;
+  const { fh, size } = await openInputFile(file, what);
   try {
-    fh = await fsp.open(file, OPEN_FLAGS);
-  } catch (err) {
-    throw openError(err, file, what);
-  }
-  try {
-    const st = await fh.stat();
-    checkRegular(st, file);
-    opts.budget?.reserve(st.size, what, file);
-    const out = Buffer.allocUnsafe(st.size);
+    opts.budget?.reserve(size, what, file);
+    const out = Buffer.allocUnsafe(size);
     let filled = 0;
-    while (filled < st.size) {
+    while (filled < size) {
       throwIfAborted(opts.signal);
-      const { bytesRead } = await fh.read(out, filled, Math.min(READ_CHUNK, st.size - filled), filled);
-      if (bytesRead === 0) throw new SoupError('READ_FAILED', `file shrank while being read (${filled} of ${st.size} bytes)`, file);
+      const { bytesRead } = await fh.read(out, filled, Math.min(READ_CHUNK, size - filled), filled);
+      if (bytesRead === 0) throw new SoupError('READ_FAILED', `file shrank while being read (${filled} of ${size} bytes)`, file);
       filled += bytesRead;
     }
     return out;
@@ -48,6 +41,20 @@ export async function readInputFile(file: string, what: string, opts: ReadInputO
     throw new SoupError('READ_FAILED', `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, file);
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * Opens an input file for reading, as {@link readInputFile} does: regular files only (a FIFO, a
+ * device or a folder is refused without blocking), errors as SoupErrors naming the file
+ * (FILE_NOT_FOUND "<what> not found", READ_FAILED). The caller closes the handle.
+ */
+export async function openInputFile(file: string, what: string): Promise<{ fh: fsp.FileHandle; size: number }> {
+  try {
+    return await openRegularFile(file);
+  } catch (err) {
+    if (err instanceof SoupError) throw err;
+    throw openError(err, file, what);
   }
 }
 

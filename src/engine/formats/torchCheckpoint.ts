@@ -150,11 +150,11 @@ async function readPickle(zip: ZipDirectory): Promise<{ archive: string; byteOrd
   const orderEntry = zip.entries.get(`${archive}/byteorder`);
   let byteOrder: 'little' | 'big' = 'little';
   if (orderEntry) {
-    const text = (await readZipEntry(zip, orderEntry, 16)).toString('latin1').trim();
+    const text = (await readZipEntry(zip, orderEntry, { maxBytes: 16 })).toString('latin1').trim();
     if (text !== 'little' && text !== 'big') throw new SoupError('CHECKPOINT_INVALID', `${archive}/byteorder says "${text}", not little or big`, zip.file);
     byteOrder = text;
   }
-  const data = await readZipEntry(zip, pkl, MAX_PICKLE_BYTES);
+  const data = await readZipEntry(zip, pkl, { maxBytes: MAX_PICKLE_BYTES });
   const resolver = new TorchPickleResolver();
   try {
     return { archive, byteOrder, root: unpickle(data, resolver), resolver };

@@ -4,14 +4,18 @@
  * locator and the per-entry extra field) and archive comments. Entry names that are absolute or
  * hold `..` are refused, and every entry's data range must lie inside the file.
  *
- * Written for PyTorch zip checkpoints (stored entries, 64-byte aligned data) but independent of
- * them: `.npz` reading could share it (pass `code: 'NPZ_INVALID'`).
+ * Shared by PyTorch zip checkpoints (stored entries, 64-byte aligned data, read in place) and
+ * `.npz` datasets (stored or deflated members read whole, under a memory budget).
+ * Only regular files are opened: a FIFO or a device is refused without blocking.
  */
 import type { FileHandle } from 'node:fs/promises';
 import * as zlib from 'node:zlib';
-import { SoupError, type SoupErrorCode } from '../errors';
-import { crc32 } from './npz';
-import { openForReading, readAt } from './positionedRead';
+import { SoupError, throwIfAborted, type SoupErrorCode } from '../errors';
+import { clipText } from '../safeText';
+import { crc32 } from './crc32';
+import { readAt } from './positionedRead';
+import type { ReadBudget } from './readBudget';
+import { openInputFile } from './readInput';
 
 /** One entry of the central directory. */
 export interface ZipEntry {
@@ -32,6 +36,8 @@ export interface ZipDirectory {
   /** Entries by name, in central-directory order. */
   entries: Map<string, ZipEntry>;
   handle: FileHandle;
+  /** Error code of every refusal about this archive (ZIP_INVALID unless opened with another). */
+  code: SoupErrorCode;
 }
 
 /** Options: the error code for refusals, and bounds on what the directory may declare. */
@@ -39,6 +45,18 @@ export interface ZipOptions {
   code?: SoupErrorCode;
   /** Refuse directories with more entries than this (default 1,000,000). */
   maxEntries?: number;
+  /** What the file is, for "<what> not found" (default "file"). */
+  what?: string;
+}
+
+/** Bounds and context for {@link readZipEntry}. */
+export interface ReadZipEntryOptions {
+  /** Refuse an entry declaring more uncompressed bytes than this (the archive's code). */
+  maxBytes?: number;
+  /** The entry's declared size is reserved here before anything is allocated (TOO_LARGE). */
+  budget?: ReadBudget;
+  /** Checked between read and inflate slices (CANCELLED). */
+  signal?: AbortSignal;
 }
 
 const EOCD_SIG = 0x06054b50;
@@ -47,18 +65,23 @@ const ZIP64_EOCD_SIG = 0x06064b50;
 const CENTRAL_SIG = 0x02014b50;
 const LOCAL_SIG = 0x04034b50;
 const MAX_CENTRAL_DIRECTORY_BYTES = 256 * 1024 * 1024;
+// Compressed bytes read and handed to zlib at a time: bounds memory and the work between two
+// cancellation checks.
+const INFLATE_SLICE = 1 << 20;
+// Deflate cannot expand by more than about 1032:1 (258-byte matches coded in 2 bits): an entry
+// declaring more than that is corrupt or a bomb, and is refused before inflating anything.
+const MAX_DEFLATE_RATIO = 1032;
 
 /**
  * Opens `file` and reads its central directory. Throws SoupError (`code`, default ZIP_INVALID)
  * naming the file for anything that is not a well-formed zip; FILE_NOT_FOUND / READ_FAILED when it
- * cannot be opened. The caller must {@link closeZip} the result.
+ * cannot be opened or is not a regular file. The caller must {@link closeZip} the result.
  */
 export async function openZip(file: string, options: ZipOptions = {}): Promise<ZipDirectory> {
-  const handle = await openForReading(file);
+  const { fh: handle, size: fileSize } = await openInputFile(file, options.what ?? 'file');
   try {
-    const fileSize = (await handle.stat()).size;
     const entries = await readCentralDirectory(handle, file, fileSize, options);
-    return { file, fileSize, entries, handle };
+    return { file, fileSize, entries, handle, code: options.code ?? 'ZIP_INVALID' };
   } catch (err) {
     await handle.close();
     throw err;
@@ -76,13 +99,11 @@ export function looksLikeZip(head: Uint8Array): boolean {
 }
 
 /**
- * Absolute file offset where a stored entry's bytes begin (after its local header), checked to
- * lie with the entry's whole size inside the file.
+ * Absolute file offset where an entry's bytes begin (after its local header), checked to lie
+ * with the entry's whole compressed size inside the file.
  */
-export async function entryDataOffset(zip: ZipDirectory, entry: ZipEntry, code: SoupErrorCode = 'ZIP_INVALID'): Promise<number> {
-  const fail = (problem: string): never => {
-    throw new SoupError(code, `zip entry "${entry.name}": ${problem}`, zip.file);
-  };
+export async function entryDataOffset(zip: ZipDirectory, entry: ZipEntry): Promise<number> {
+  const fail = entryFailure(zip, entry);
   if (entry.localOffset + 30 > zip.fileSize) fail('local header lies past the end of the file (truncated?)');
   const head = await readAt(zip.handle, zip.file, entry.localOffset, 30);
   const view = Buffer.from(head.buffer, head.byteOffset, head.byteLength);
@@ -93,32 +114,92 @@ export async function entryDataOffset(zip: ZipDirectory, entry: ZipEntry, code: 
 }
 
 /**
- * Reads a whole entry into memory (stored or deflate), at most `maxBytes` uncompressed, and
- * checks its CRC-32. For small entries (a pickle, a version file); tensor data is read in place.
+ * Reads a whole entry into memory (stored or deflate) and checks its CRC-32. The declared size
+ * is checked against `maxBytes` and reserved in `budget` before allocating; a deflated entry
+ * declaring more than deflate can produce from its compressed bytes is refused, and inflation
+ * stops at the declared size (a bomb costs nothing). Refusals carry the archive's code and name
+ * the entry; TOO_LARGE over the budget; CANCELLED when `signal` aborts.
  */
-export async function readZipEntry(zip: ZipDirectory, entry: ZipEntry, maxBytes: number, code: SoupErrorCode = 'ZIP_INVALID'): Promise<Buffer> {
-  const fail = (problem: string): never => {
-    throw new SoupError(code, `zip entry "${entry.name}": ${problem}`, zip.file);
-  };
-  if (entry.size > maxBytes) fail(`declares ${entry.size} bytes, over the limit of ${maxBytes}`);
-  const start = await entryDataOffset(zip, entry, code);
-  const raw = Buffer.from(await readAt(zip.handle, zip.file, start, entry.compressedSize));
+export async function readZipEntry(zip: ZipDirectory, entry: ZipEntry, opts: ReadZipEntryOptions = {}): Promise<Buffer> {
+  const fail = entryFailure(zip, entry);
+  if (opts.maxBytes !== undefined && entry.size > opts.maxBytes) fail(`declares ${entry.size} bytes, over the limit of ${opts.maxBytes}`);
+  if (entry.method === 0 && entry.compressedSize !== entry.size) fail('stored entry sizes disagree');
+  if (entry.method === 8 && entry.size > entry.compressedSize * MAX_DEFLATE_RATIO + 1024) {
+    fail(`declares ${entry.size} bytes uncompressed from ${entry.compressedSize} compressed, more than deflate can produce; refused`);
+  }
+  if (entry.method !== 0 && entry.method !== 8) fail(`unsupported compression method ${entry.method} (only stored and deflate)`);
+  const start = await entryDataOffset(zip, entry);
+  opts.budget?.reserve(entry.size, `archive member "${clipText(entry.name)}" (${entry.size} bytes declared)`, zip.file);
   let out: Buffer;
   if (entry.method === 0) {
-    if (entry.compressedSize !== entry.size) fail('stored entry sizes disagree');
-    out = raw;
-  } else if (entry.method === 8) {
-    try {
-      out = zlib.inflateRawSync(raw, { maxOutputLength: Math.max(entry.size, 1) });
-    } catch (err) {
-      return fail(`cannot inflate (${(err as Error).message})`);
-    }
-    if (out.length !== entry.size) fail(`inflated to ${out.length} bytes, declared ${entry.size}`);
+    const raw = await readAt(zip.handle, zip.file, start, entry.compressedSize, opts.signal);
+    out = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
   } else {
-    return fail(`unsupported compression method ${entry.method} (only stored and deflate)`);
+    const inflated = await inflateBounded(zip, start, entry, opts.signal);
+    if (typeof inflated === 'string') return fail(inflated);
+    out = inflated;
+    if (out.length !== entry.size) fail(`inflated to ${out.length} bytes, declared ${entry.size}`);
   }
-  if (crc32(out) !== entry.crc) fail('CRC-32 mismatch: the data is corrupt');
+  const crc = crc32(out);
+  if (crc !== entry.crc) fail(`CRC-32 mismatch (computed ${hex(crc)}, archive says ${hex(entry.crc)}): the data is corrupt`);
   return out;
+}
+
+function entryFailure(zip: ZipDirectory, entry: ZipEntry): (problem: string) => never {
+  return (problem) => {
+    throw new SoupError(zip.code, `zip entry "${clipText(entry.name)}": ${problem}`, zip.file);
+  };
+}
+
+/**
+ * Inflates an entry's raw deflate data, read from the file slice by slice, into a buffer of
+ * exactly the declared size, checking `signal` between slices. Output past the declared size
+ * stops the inflation at once (a bomb or a corrupt entry). Returns the bytes, or the problem.
+ */
+async function inflateBounded(zip: ZipDirectory, start: number, entry: ZipEntry, signal: AbortSignal | undefined): Promise<Buffer | string> {
+  const declared = entry.size;
+  const out = Buffer.allocUnsafe(declared);
+  let filled = 0;
+  let problem: string | undefined;
+  const inflater = zlib.createInflateRaw();
+  const finished = new Promise<void>((resolve) => {
+    inflater.on('data', (chunk: Buffer) => {
+      if (problem !== undefined) return;
+      if (filled + chunk.length > declared) {
+        problem = `inflates beyond its declared ${declared} bytes; refused`;
+        inflater.destroy();
+        resolve();
+        return;
+      }
+      chunk.copy(out, filled);
+      filled += chunk.length;
+    });
+    inflater.on('error', (err) => {
+      problem ??= `cannot inflate (${err.message})`;
+      resolve();
+    });
+    inflater.on('end', resolve);
+    inflater.on('close', resolve);
+  });
+  try {
+    for (let p = 0; p < entry.compressedSize && problem === undefined; p += INFLATE_SLICE) {
+      throwIfAborted(signal);
+      const slice = await readAt(zip.handle, zip.file, start + p, Math.min(INFLATE_SLICE, entry.compressedSize - p));
+      // Wait for zlib to take each slice: the output is consumed (and bounded) as it is produced.
+      if (problem === undefined && !inflater.write(slice)) await new Promise<void>((resolve) => inflater.once('drain', resolve).once('close', resolve));
+    }
+  } catch (err) {
+    inflater.destroy();
+    throw err;
+  }
+  if (problem === undefined) inflater.end();
+  await finished;
+  throwIfAborted(signal);
+  return problem ?? out.subarray(0, filled);
+}
+
+function hex(n: number): string {
+  return n.toString(16).padStart(8, '0');
 }
 
 async function readCentralDirectory(handle: FileHandle, file: string, fileSize: number, options: ZipOptions): Promise<Map<string, ZipEntry>> {
@@ -187,7 +268,7 @@ async function readCentralDirectory(handle: FileHandle, file: string, fileSize: 
         const next = (): number => {
           const v = cd.readBigUInt64LE(q);
           q += 8;
-          return v > BigInt(Number.MAX_SAFE_INTEGER) ? fail(`entry "${name}": ZIP64 field declares an impossible value ${v}`) : Number(v);
+          return v > BigInt(Number.MAX_SAFE_INTEGER) ? fail(`entry "${clipText(name)}": ZIP64 field declares an impossible value ${v}`) : Number(v);
         };
         if (size === 0xffffffff && q + 8 <= fieldEnd) size = next();
         if (compressedSize === 0xffffffff && q + 8 <= fieldEnd) compressedSize = next();
@@ -196,13 +277,13 @@ async function readCentralDirectory(handle: FileHandle, file: string, fileSize: 
       e += 4 + len;
     }
     if (name.startsWith('/') || name.startsWith('\\') || /^[a-zA-Z]:/.test(name) || name.split(/[\\/]/).includes('..')) {
-      fail(`zip entry "${name}" has an absolute or parent path; refused`);
+      fail(`zip entry "${clipText(name)}" has an absolute or parent path; refused`);
     }
     if (size === 0xffffffff || compressedSize === 0xffffffff || localOffset === 0xffffffff) {
-      fail(`zip entry "${name}": ZIP64 sizes missing from its extra field (corrupt central directory)`);
+      fail(`zip entry "${clipText(name)}": ZIP64 sizes missing from its extra field (corrupt central directory)`);
     }
-    if (localOffset + 30 + compressedSize > fileSize) fail(`zip entry "${name}": data runs past the end of the file (truncated?)`);
-    if (entries.has(name)) fail(`zip entry "${name}" appears twice`);
+    if (localOffset + 30 + compressedSize > fileSize) fail(`zip entry "${clipText(name)}": data runs past the end of the file (truncated?)`);
+    if (entries.has(name)) fail(`zip entry "${clipText(name)}" appears twice`);
     entries.set(name, { name, method, crc, compressedSize, size, localOffset });
     p += 46 + nameLen + extraLen + commentLen;
   }

@@ -1,4 +1,6 @@
+import type { CheckpointTable } from '../checkpoints/checkpointTable';
 import type { OnnxModelInfo } from '../formats/onnxModel';
+import type { FloatDtype } from '../formats/tensorDtypes';
 import type { GreedyStep } from '../report';
 import type { SoupMethodDescriptor } from './catalogue';
 import type { WeightSet, WeightSum } from './weights';
@@ -9,6 +11,12 @@ export interface SoupIngredient {
   model: OnnxModelInfo;
   /** Held-out accuracy from the run's own metrics (what the paper sorts by). */
   heldout: number;
+  /**
+   * Checkpoint ingredients: the checkpoint read (its files are the ones fingerprinted) and the
+   * stored dtype behind each graph weight; `model` is then the graph pointing at its weights in
+   * graph space (see checkpoints/graphSpace.ts).
+   */
+  checkpoint?: { table: CheckpointTable; dtypes: (FloatDtype | undefined)[] };
 }
 
 /** A value of a declared method option (see {@link SoupMethodDescriptor.options}). */

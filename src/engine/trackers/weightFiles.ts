@@ -37,6 +37,24 @@ export function weightFormatOf(name: string): WeightFormat | undefined {
   return FORMAT_BY_SUFFIX.find(([suffix]) => name.endsWith(suffix))?.[1];
 }
 
+/** Orders two weight formats: safetensors (index, file), PyTorch (index, file), Lightning `.ckpt`, ONNX. */
+export function compareWeightFormats(a: WeightFormat, b: WeightFormat): number {
+  return FORMAT_RANK[a] - FORMAT_RANK[b];
+}
+
+/**
+ * The weight files among `names` (one folder's listing), ranked as {@link findWeightFiles} ranks
+ * them: the same names and suffixes, for run folders whose weights sit at a known level.
+ */
+export function rankWeightNames(names: Iterable<string>): { name: string; format: WeightFormat }[] {
+  const out: { name: string; format: WeightFormat }[] = [];
+  for (const name of names) {
+    const format = weightFormatOf(name);
+    if (format) out.push({ name, format });
+  }
+  return out.sort((a, b) => compareWeightFormats(a.format, b.format) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
 /**
  * Weight files under `dir` (itself included, down to {@link WEIGHT_SEARCH_DEPTH} levels), ranked:
  * safetensors (index, then single file), then PyTorch (index, then `.pth`/`.pt`/`.bin`), Lightning
@@ -65,7 +83,7 @@ export async function findWeightFiles(dir: string, root: string): Promise<Weight
     }
   };
   await walk(dir, 0);
-  found.sort((a, b) => FORMAT_RANK[a.candidate.format] - FORMAT_RANK[b.candidate.format] || a.depth - b.depth
+  found.sort((a, b) => compareWeightFormats(a.candidate.format, b.candidate.format) || a.depth - b.depth
     || (a.candidate.path < b.candidate.path ? -1 : a.candidate.path > b.candidate.path ? 1 : 0));
   return found.map((f) => f.candidate);
 }

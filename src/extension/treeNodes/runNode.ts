@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { RunRecord } from '../../engine/discovery/runRecord';
+import type { RunRecord, RunWeights } from '../../engine/discovery/runRecord';
 import type { ArchitectureGroup } from '../../engine/discovery/workspaceScan';
 import { FileNode, FolderNode, hparamsFolder } from './detailNodes';
 import { formatBytes, formatPercent } from '../../shared/format';
@@ -62,7 +62,9 @@ export class RunNode implements TreeNode {
   get description(): string {
     if (this.run.status !== 'ok') return `unusable (${this.run.status}): ${this.run.reason ?? 'no reason given'}`;
     const parts = [formatPercent(this.run.heldout), this.run.layout];
+    if (this.run.runName) parts.push(this.run.runName);
     if (this.run.checkpoint) parts.push(this.run.checkpoint);
+    if (this.run.weights) parts.push(weightsText(this.run.weights));
     if (this.ctx.trusted && !this.ctx.included) parts.push('unchecked');
     return parts.join(' · ');
   }
@@ -114,6 +116,14 @@ export class RunNode implements TreeNode {
     md.appendMarkdown('\n\n');
     md.appendText(`Layout: ${r.layout}${r.checkpoint ? ` (${r.checkpoint})` : ''}`);
     md.appendMarkdown('\n\n');
+    if (r.runName) {
+      md.appendText(`Run name (tracker): ${r.runName}`);
+      md.appendMarkdown('\n\n');
+    }
+    if (r.weights) {
+      md.appendText(`Weights: ${path.relative(r.dir, r.weights.file) || path.basename(r.weights.file)} (${weightsText(r.weights)}), evaluated through the configured graph`);
+      md.appendMarkdown('\n\n');
+    }
     const params = this.ctx.group ? `, ${this.ctx.group.parameterCount.toLocaleString('en-US')} parameters` : '';
     md.appendText(`Model: ${formatBytes(this.ctx.modelBytes)}${params}`);
     if (r.status !== 'ok') {
@@ -133,4 +143,9 @@ export class RunNode implements TreeNode {
     }
     return md;
   }
+}
+
+/** "safetensors bf16", "torch f32": the format of a checkpoint run and, once read, its dtype. */
+function weightsText(w: RunWeights): string {
+  return w.dtype ? `${w.format} ${w.dtype}` : w.format;
 }

@@ -1,4 +1,5 @@
 import { crc32, deflateRawSync } from 'node:zlib';
+import { zipCentralHeader, zipEnd, zipLocalHeader } from '../../synthetic/npzWrite';
 
 /** An array to encode as `.npy`. */
 export interface NpySpec {
@@ -55,36 +56,15 @@ export function encodeZip(entries: ZipEntrySpec[]): Buffer {
     extra.writeUInt16LE(16, 2);
     extra.writeBigUInt64LE(BigInt(size), 4);
     extra.writeBigUInt64LE(BigInt(body.length), 12);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(45, 4);
-    local.writeUInt16LE(method, 8);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(0xffffffff, 18);
-    local.writeUInt32LE(0xffffffff, 22);
-    local.writeUInt16LE(name.length, 26);
-    local.writeUInt16LE(extra.length, 28);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(45, 4);
-    central.writeUInt16LE(45, 6);
-    central.writeUInt16LE(method, 10);
-    central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(body.length, 20);
-    central.writeUInt32LE(size, 24);
-    central.writeUInt16LE(name.length, 28);
-    central.writeUInt32LE(offset, 42);
+    const fields = { version: 45, method, crc, compressedSize: body.length, size, nameLength: name.length };
+    // numpy's local headers defer both sizes to the Zip64 extra; its central directory does not.
+    const local = zipLocalHeader({ ...fields, compressedSize: 0xffffffff, size: 0xffffffff }, extra.length);
     locals.push(local, name, extra, body);
-    centrals.push(central, name);
+    centrals.push(zipCentralHeader(fields, offset), name);
     offset += local.length + name.length + extra.length + body.length;
   }
   const cd = Buffer.concat(centrals);
-  const eocd = Buffer.alloc(22);
-  eocd.writeUInt32LE(0x06054b50, 0);
-  eocd.writeUInt16LE(entries.length, 8);
-  eocd.writeUInt16LE(entries.length, 10);
-  eocd.writeUInt32LE(cd.length, 12);
-  eocd.writeUInt32LE(offset, 16);
+  const eocd = zipEnd(entries.length, cd.length, offset);
   return Buffer.concat([...locals, cd, eocd]);
 }
 
