@@ -21,8 +21,9 @@ export function analysesSettingsOf(cfg: SoupConfig, k: number): AnalysesSettings
 
 /**
  * Analyses: runs `settings.run` on the cooked soup and returns the report's `analyses`
- * (undefined when none is asked for). A configured pretrained model that could not be read skips
- * WiSE-FT and angles with its reason, as a missing one does.
+ * (undefined when none is asked for). A configured pretrained model that could not be read, or
+ * that is a checkpoint rather than an ONNX model, skips WiSE-FT and angles with the reason, as a
+ * missing one does.
  */
 export async function analyseSoup(
   settings: AnalysesSettings,
@@ -38,7 +39,9 @@ export async function analyseSoup(
   const skipped: SkippedAnalysis[] = [];
   let wanted = settings;
   if (pretrained && !pretrainedModel) {
-    const reason = `the pretrained model ${pretrained.id} is not a readable ONNX model${pretrained.reason ? `: ${pretrained.reason}` : ''}`;
+    const reason = pretrained.reason
+      ? `the pretrained model ${pretrained.id} could not be read: ${pretrained.reason}`
+      : `the pretrained model ${pretrained.id} is a checkpoint: WiSE-FT and angles need an ONNX pretrained model for now`;
     for (const id of ['wiseft', 'angles'] as const) if (settings.run.includes(id)) skipped.push({ id, reason });
     wanted = { ...settings, run: settings.run.filter((id) => id !== 'wiseft' && id !== 'angles') };
   }
