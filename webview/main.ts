@@ -4,6 +4,7 @@ import { assertNever } from '../src/shared/assertNever';
 import { datasetsNote } from '../src/shared/datasetSummary';
 import { formatGain, formatPercent } from '../src/shared/format';
 import { parseHostToWebview, parsePanelState, REPORT_FILE, SOUP_MODEL_FILE, type InitMessage } from '../src/shared/webviewProtocol';
+import { analysesSections } from './analysesView';
 import { drawCharts, type DrawnCharts } from './charts';
 import { modelRows } from './rows';
 import { buildTable } from './table';
@@ -60,6 +61,7 @@ function render(msg: InitMessage): void {
     section('Comparison', `Accuracy on every dataset; ★ marks the best value in each column. A soup costs one model at inference, the ensemble costs K. ${datasetsNote(r)}`.trim(), scroller),
     el('vscode-divider'),
     chartsSection(r),
+    ...analysesSections(r),
   );
   status.textContent = `${msg.method.label} ${r.name}: held-out ${formatPercent(r.soup.metrics.heldout)}, shift average ${formatPercent(r.soup.metrics.shiftAvg)}, ${r.soup.members.length} members.`;
   const drawn = drawInto(msg);

@@ -1,5 +1,6 @@
 import type { SoupConfig } from '../engine/config';
 import { overrideAt, readRawConfig, resolveConfig, type ConfigOverride } from '../engine/config';
+import { parseAnalysisIds } from '../engine/analyses/settings';
 import { SoupError } from '../engine/errors';
 import type { ParsedArgs } from './args';
 import { flagValue, UsageError } from './args';
@@ -23,6 +24,9 @@ export const CONFIG_FLAGS = [
   'batch-size',
   'threads',
   'device',
+  'analyses',
+  'max-pairs',
+  'learned-budget',
 ] as const;
 
 /** Usage lines for {@link CONFIG_FLAGS}. */
@@ -36,6 +40,8 @@ export const CONFIG_FLAGS_USAGE = `Config overrides (each replaces the modelsoup
   --scale X                scale                          --metric NAME      metric
   --comparison '>='|'>'    greedy.comparison              --batch-size N     batchSize
   --threads N              threads                        --device cpu|cuda  device
+  --analyses LIST|none     analyses.run (calibration,wiseft,angles,learned)
+  --max-pairs N            analyses.maxPairs              --learned-budget N analyses.learnedBudget
   (a dataset PATH is an .npz file or an image folder <root>/<class>/<images>)`;
 
 /**
@@ -61,6 +67,13 @@ export function configFromArgs(workspace: string, args: ParsedArgs): SoupConfig 
     }
     return out;
   };
+  const analyses = (v: string) => {
+    try {
+      return parseAnalysisIds(v);
+    } catch (err) {
+      throw new UsageError(`--analyses: ${(err as Error).message}`);
+    }
+  };
   // Flag -> the key it replaces and how its text becomes the key's value.
   const flags: [flag: (typeof CONFIG_FLAGS)[number], key: string, value: (v: string) => unknown][] = [
     ['heldout', 'datasets.heldout', (v) => v],
@@ -79,6 +92,9 @@ export function configFromArgs(workspace: string, args: ParsedArgs): SoupConfig 
     ['batch-size', 'batchSize', (v) => num('batch-size', v)],
     ['threads', 'threads', (v) => num('threads', v)],
     ['device', 'device', (v) => v],
+    ['analyses', 'analyses.run', analyses],
+    ['max-pairs', 'analyses.maxPairs', (v) => num('max-pairs', v)],
+    ['learned-budget', 'analyses.learnedBudget', (v) => num('learned-budget', v)],
   ];
   for (const [flag, key, value] of flags) {
     const v = flagValue(args, flag);

@@ -15,6 +15,7 @@ import { CONFIG_FLAGS, CONFIG_FLAGS_USAGE, configFromArgs } from './configFlags'
 import { applyLimitFlags, LIMIT_FLAGS, LIMIT_FLAGS_USAGE } from './limitFlags';
 import { removeStaleTemps } from '../engine/soupOutput';
 import { datasetsNote } from '../shared/datasetSummary';
+import { renderAnalyses } from './analysesSections';
 import { weightsLabel } from '../engine/checkpoints/weightsLabel';
 import { renderTable } from './table';
 
@@ -179,6 +180,7 @@ export function renderReport(report: SoupReport, dir: string): string {
       ),
     );
   }
+  out.push(...renderAnalyses(report.analyses));
   const note = datasetsNote(report);
   if (note) out.push('', note);
   if (report.warnings?.length) out.push('', 'Warnings:', ...report.warnings.map((w) => `  ${w}`));

@@ -6,6 +6,8 @@ import { echoValue, jsonSyntaxProblem, MAX_JSON_DEPTH, nestedDeeperThan } from '
 import { isRecord } from '../shared/validation';
 import type { PreprocessingSpec } from './datasets/preprocessing';
 import { parsePreprocessing } from './datasets/preprocessing';
+import { ANALYSIS_IDS } from './analyses/settings';
+import type { AnalysisId } from './analyses/types';
 
 /** The file name the engine looks for at the workspace root. */
 export const CONFIG_FILE = 'modelsoups.json';
@@ -27,6 +29,16 @@ export interface DatasetOptions {
   subset?: boolean;
   /** Folders only: merged over the top-level `preprocessing`. */
   preprocessing?: PreprocessingSpec;
+}
+
+/** `analyses` in modelsoups.json. */
+export interface AnalysesConfig {
+  /** The analyses to run (`[]` for none). */
+  run?: AnalysisId[];
+  /** Cap of 2-ingredient soups evaluated for the angle-vs-gain scatter. */
+  maxPairs?: number;
+  /** Held-out evaluations the learned soup may use. */
+  learnedBudget?: number;
 }
 
 /** One dataset entry of the config. */
@@ -96,6 +108,8 @@ export interface SoupConfig {
   classes?: string[] | string;
   /** Image-folder preprocessing for every folder dataset (a dataset entry can override fields). */
   preprocessing?: PreprocessingSpec;
+  /** The soup analyses (issue 11); unset fields take the defaults of `defaultAnalysesSettings`. */
+  analyses?: AnalysesConfig;
 }
 
 /** Where inference runs. */
@@ -118,7 +132,7 @@ export function defaultConfig(): SoupConfig {
   };
 }
 
-const TOP_KEYS = ['$schema', 'datasets', 'pretrained', 'graph', 'include', 'exclude', 'model', 'scale', 'greedy', 'output', 'metric', 'batchSize', 'threads', 'device', 'classes', 'preprocessing'];
+const TOP_KEYS = ['$schema', 'datasets', 'pretrained', 'graph', 'include', 'exclude', 'model', 'scale', 'greedy', 'output', 'metric', 'batchSize', 'threads', 'device', 'classes', 'preprocessing', 'analyses'];
 
 /**
  * Reads `<workspace>/modelsoups.json` (or `file` when given). A missing default file gives
@@ -276,7 +290,26 @@ export function parseConfig(raw: unknown, source: string): SoupConfig {
     cfg.classes = c as string[] | string;
   }
   if (raw.preprocessing !== undefined) cfg.preprocessing = parsePreprocessing(raw.preprocessing, 'preprocessing', fail);
+  if (raw.analyses !== undefined) cfg.analyses = parseAnalysesConfig(raw.analyses, fail);
   return cfg;
+}
+
+function parseAnalysesConfig(value: unknown, fail: Fail): AnalysesConfig {
+  if (!isRecord(value)) return fail('"analyses" must be an object like {"run": ["calibration"], "maxPairs": 28, "learnedBudget": 200}', 'analyses');
+  for (const key of Object.keys(value)) {
+    if (!['run', 'maxPairs', 'learnedBudget'].includes(key)) fail(`unknown key "analyses.${key}" (known: run, maxPairs, learnedBudget)`, `analyses.${key}`);
+  }
+  const out: AnalysesConfig = {};
+  if (value.run !== undefined) {
+    const run = value.run;
+    if (!Array.isArray(run) || run.some((id) => typeof id !== 'string' || !(ANALYSIS_IDS as readonly string[]).includes(id))) {
+      fail(`"analyses.run" must be a list of analyses among ${ANALYSIS_IDS.join(', ')}, got ${echoValue(run)}`, 'analyses.run');
+    }
+    out.run = ANALYSIS_IDS.filter((id) => (run as string[]).includes(id));
+  }
+  if (value.maxPairs !== undefined) out.maxPairs = positiveInteger(value.maxPairs, 'analyses.maxPairs', fail);
+  if (value.learnedBudget !== undefined) out.learnedBudget = positiveInteger(value.learnedBudget, 'analyses.learnedBudget', fail);
+  return out;
 }
 
 function parseComparison(value: unknown, fail: Fail): GreedyComparison {

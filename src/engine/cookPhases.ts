@@ -33,6 +33,9 @@ import { StreamingMean } from './soups/streamingMean';
 import type { WeightSet } from './soups/weights';
 import { loadWeights, WeightSum } from './soups/weights';
 import { removeStaleTemps, writeAtomically } from './soupOutput';
+import { evaluateModel, type EvaluationBook } from './analyses/modelEvaluation';
+import type { ExampleStats } from './evaluate/exampleStats';
+import type { Analyses } from './analyses/types';
 import { formatPercent } from '../shared/format';
 
 /** Where a phase reports to and what cancels it. */
@@ -223,13 +226,17 @@ export interface IngredientEvaluation {
   ensemble: Baseline;
   /** The last ingredient's weights: free to overwrite, so later phases allocate no model. */
   scratch?: WeightSet;
+  /** The running logit sums behind `ensemble` (the analyses calibrate it at no pass). */
+  logitEnsemble?: LogitEnsemble;
+  /** When the analyses run: every pass's per-example statistics, by model (ingredient ids, `uniform`, `soup`). */
+  book?: EvaluationBook;
 }
 
 /**
  * Evaluate: runs every ingredient once per dataset; the same logits feed the logit ensemble,
  * so the ensemble and the best individual cost no extra forward passes.
  */
-export async function evaluateIngredients(ingredients: readonly SoupIngredient[], setup: EvaluationSetup, run: PhaseRun): Promise<IngredientEvaluation> {
+export async function evaluateIngredients(ingredients: readonly SoupIngredient[], setup: EvaluationSetup, run: PhaseRun, book?: EvaluationBook): Promise<IngredientEvaluation> {
   const { evaluator, datasets } = setup;
   const heldout = datasets.find((d) => d.key === 'heldout');
   const ensemble = new LogitEnsemble();
@@ -240,8 +247,9 @@ export async function evaluateIngredients(ingredients: readonly SoupIngredient[]
     weights = await loadWeights(ing.model, weights);
     const correct: Record<string, number> = {};
     for (const ds of datasets) {
-      const r = await evaluator.run(weights, ds, { keepLogits: true, signal: run.signal });
+      const r = await evaluator.run(weights, ds, { keepLogits: true, stats: book !== undefined, signal: run.signal });
       correct[ds.key] = r.correct;
+      if (book) book.record(ing.id, ds, r.stats as ExampleStats);
       if (r.logits) ensemble.add(ds, r.logits);
     }
     ensemble.members++;
@@ -257,6 +265,8 @@ export async function evaluateIngredients(ingredients: readonly SoupIngredient[]
     bestIndividual: { members: [best.id], metrics: metrics.get(best.id) as Metrics },
     ensemble: { members: ingredients.map((i) => i.id), metrics: metricsFromCorrect(ensembleCorrect, datasets) },
     scratch: weights,
+    logitEnsemble: ensemble,
+    book,
   };
 }
 
@@ -267,6 +277,8 @@ export interface CookedSoup {
   metrics: Metrics;
   /** The uniform soup of every ingredient (the soup itself for a method that produces it). */
   uniform: Baseline;
+  /** The soup's logits per dataset key, kept when the evaluation has a book (the analyses' temperature scaling). */
+  soupLogits?: Record<string, Float32Array>;
 }
 
 /** The values of the options `method` declares, read from the config keys it names. */
@@ -288,9 +300,17 @@ export async function cookMethodSoup(method: SoupMethod, cfg: SoupConfig, ingred
   const { evaluator, datasets } = setup;
   const { signal } = run;
   const template = ingredients[0].model;
-  const evaluateAll = async (weights: WeightSet): Promise<Metrics> => {
+  const { book } = evaluation;
+  const soupLogits: Record<string, Float32Array> = {};
+  // With a book, each pass also records its per-example statistics under `name` (and the soup's logits).
+  const evaluateAll = async (weights: WeightSet, name: 'uniform' | 'soup'): Promise<Metrics> => {
     const correct: Record<string, number> = {};
-    for (const ds of datasets) correct[ds.key] = (await evaluator.run(weights, ds, { signal })).correct;
+    for (const ds of datasets) {
+      const r = await evaluator.run(weights, ds, { signal, stats: book !== undefined, keepLogits: book !== undefined && name === 'soup' });
+      correct[ds.key] = r.correct;
+      if (book) book.record(name, ds, r.stats as ExampleStats);
+      if (r.logits) soupLogits[ds.key] = r.logits;
+    }
     return metricsFromCorrect(correct, datasets);
   };
   const allIds = ingredients.map((i) => i.id);
@@ -302,7 +322,7 @@ export async function cookMethodSoup(method: SoupMethod, cfg: SoupConfig, ingred
   if (!method.produces.uniformSoup) {
     run.progress(0, 1, `uniform baseline over ${allIds.length} ingredients`);
     const mean = await new StreamingMean().mean(ingredients.map((i) => i.model), { signal, out: evaluation.scratch });
-    uniform = { members: allIds, metrics: await evaluateAll(asStored(mean, ingredients)) };
+    uniform = { members: allIds, metrics: await evaluateAll(asStored(mean, ingredients), 'uniform') };
   }
   const heldoutSet = datasets.find((d) => d.key === 'heldout');
   const heldout: HeldoutScorer | undefined =
@@ -314,6 +334,7 @@ export async function cookMethodSoup(method: SoupMethod, cfg: SoupConfig, ingred
             return c === undefined ? [] : [[i.id, c] as const];
           })),
           score: async (w) => (await evaluator.run(w, heldoutSet, { signal })).correct,
+          scoreNll: async (w) => (await evaluateModel(evaluator, w, [heldoutSet], { signal })).evaluation.heldout,
         }
       : undefined;
   const outcome = await method.cook({
@@ -326,8 +347,11 @@ export async function cookMethodSoup(method: SoupMethod, cfg: SoupConfig, ingred
     scratch: evaluation.scratch,
   });
   asStored(outcome.weights, ingredients.filter((i) => outcome.members.includes(i.id)));
-  const metrics = await evaluateAll(outcome.weights);
-  return { outcome, metrics, uniform: uniform ?? { members: allIds, metrics } };
+  const metrics = await evaluateAll(outcome.weights, 'soup');
+  // A uniform method's soup is the uniform soup: the analyses find it under both names.
+  const soupPasses = book?.get('soup');
+  if (soupPasses && !uniform) book?.set('uniform', soupPasses);
+  return { outcome, metrics, uniform: uniform ?? { members: allIds, metrics }, soupLogits: book ? soupLogits : undefined };
 }
 
 /**
@@ -373,6 +397,8 @@ export interface ReportParts {
   soup: CookedSoup;
   /** The phase clock's timings; the object is kept, so times added later are reported. */
   timings: Record<string, number>;
+  /** The analyses phase's result, when any ran. */
+  analyses?: Analyses;
 }
 
 /** Build report: the `report.json` contents (its `soup.path` is filled by {@link writeSoup}). */
@@ -415,11 +441,12 @@ export function buildReport(p: ReportParts): SoupReport {
         metrics: p.evaluation.metrics.get(r.id),
       };
     }),
-    soup: { members: p.soup.outcome.members, path: '', metrics: p.soup.metrics },
+    soup: { members: p.soup.outcome.members, path: '', metrics: p.soup.metrics, mixWeights: p.soup.outcome.mixWeights },
     steps: p.soup.outcome.steps,
     mapping: mappingReport(workspace, p.chosen.graphSpace),
     baselines: { bestIndividual: p.evaluation.bestIndividual, uniform: p.soup.uniform, ensemble: p.evaluation.ensemble },
     timingsMs: p.timings,
+    analyses: p.analyses,
   };
 }
 

@@ -22,7 +22,7 @@ export function defaultSoupName(method: string, at: Date = new Date()): string {
 }
 
 /** Phases of a cook, in order; also the keys of `timingsMs`. */
-export type CookPhase = 'scan' | 'load' | 'evaluate' | 'soup' | 'write';
+export type CookPhase = 'scan' | 'load' | 'evaluate' | 'soup' | 'analyses' | 'write';
 
 /** A progress event. `done`/`total` count units within the phase. */
 export interface CookProgress {

@@ -17,6 +17,8 @@ import {
   type ChosenIngredients,
   type PhaseRun,
 } from './cookPhases';
+import { analyseSoup, analysesSettingsOf } from './analysesPhase';
+import { EvaluationBook } from './analyses/modelEvaluation';
 import { throwIfAborted } from './errors';
 import { PhaseClock } from './phaseClock';
 import type { SoupReport } from './report';
@@ -72,13 +74,20 @@ export async function cookChosen(plan: CookPlan, chosen: ChosenIngredients, cloc
     await enterGraphSpace(chosen, run);
     const fingerprints = await fingerprintIngredients(ingredients, signal);
     clock.enter('evaluate');
-    const evaluation = await evaluateIngredients(ingredients, setup, run);
+    const analysesSettings = analysesSettingsOf(config, ingredients.length);
+    const book = analysesSettings.run.length > 0 ? new EvaluationBook() : undefined;
+    const evaluation = await evaluateIngredients(ingredients, setup, run, book);
     clock.enter('soup');
     const soup = await cookMethodSoup(method, config, ingredients, setup, evaluation, run);
+    let analyses;
+    if (book) {
+      clock.enter('analyses');
+      analyses = await analyseSoup(analysesSettings, chosen, setup, evaluation, soup, run);
+    }
     clock.enter('write');
     await verifyUnchanged(ingredients, fingerprints, signal);
     const name = plan.name ?? defaultSoupName(method.id);
-    const report = buildReport({ method, name, config, chosen, setup, fingerprints, evaluation, soup, timings: clock.timings });
+    const report = buildReport({ method, name, config, chosen, setup, fingerprints, evaluation, soup, timings: clock.timings, analyses });
     throwIfAborted(signal);
     const dir = await writeSoup(report, {
       workspace,

@@ -1,8 +1,11 @@
 import type { ExecutionDevice, GreedyComparison } from './config';
+import type { Analyses } from './analyses/types';
 import type { HParamValue, MetricsSource, RunLayout, RunStatus } from './discovery/runRecord';
 
 /** The version tag of `report.json`. Bump it on any incompatible change. */
-export const REPORT_SCHEMA = 'model-soups/report@1';
+export const REPORT_SCHEMA = 'model-soups/report@2';
+/** Schemas the readers still accept: @1 is @2 without `analyses`. */
+export const READABLE_REPORT_SCHEMAS: readonly string[] = ['model-soups/report@1', REPORT_SCHEMA];
 
 /** File name of the report inside a soup folder. */
 export const REPORT_FILE = 'report.json';
@@ -89,7 +92,8 @@ export interface Baseline {
 
 /** The report written next to every soup as `report.json`. */
 export interface SoupReport {
-  schema: typeof REPORT_SCHEMA;
+  /** {@link REPORT_SCHEMA} when written; a read report may be an older readable one. */
+  schema: string;
   /** Soup method id (`greedy`, `uniform`). */
   method: string;
   /** Soup folder name under the output folder. */
@@ -98,7 +102,7 @@ export interface SoupReport {
   /** Absolute workspace path the cook ran in. */
   workspace: string;
   /** Options that change the result. */
-  options: { comparison?: GreedyComparison; batchSize: number; scale: number; input: string; output: string; device?: ExecutionDevice };
+  options: { comparison?: GreedyComparison; budget?: number; batchSize: number; scale: number; input: string; output: string; device?: ExecutionDevice };
   /** Things the user should know that did not stop the cook (e.g. CUDA unavailable, CPU used). */
   warnings?: string[];
   /** Dataset key (`heldout`, `test`, shift name) -> file and size. */
@@ -113,6 +117,8 @@ export interface SoupReport {
     /** Checkpoint soups: workspace-relative path of `model.safetensors`. */
     weights?: string;
     metrics: Metrics;
+    /** A learned soup's mixing weights per ingredient id (its held-out numbers are optimistic: it was fitted on them). */
+    mixWeights?: Record<string, number>;
   };
   /** Checkpoint soups: how the graph's initializers map onto the checkpoint's tensors. */
   mapping?: {
@@ -131,4 +137,6 @@ export interface SoupReport {
   };
   /** Wall time per phase in milliseconds. */
   timingsMs: Record<string, number>;
+  /** Schema @2: the soup analyses that ran (calibration, WiSE-FT, angles, learned) and the ones skipped. */
+  analyses?: Analyses;
 }

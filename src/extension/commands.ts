@@ -32,6 +32,7 @@ export function registerCommands(s: CommandServices): vscode.Disposable[] {
     // Checkboxes choose what every cook may use; all are checked by default.
     reg('cookGreedy', () => s.cooks.cook('greedy', s.model.cookSelection())),
     reg('cookUniform', () => s.cooks.cook('uniform', s.model.cookSelection())),
+    reg('cookLearned', () => s.cooks.cook('learned', s.model.cookSelection())),
     reg('cookChecked', async (method?: unknown) => {
       if (!isTrusted()) return void explainRestrictedMode();
       const id = typeof method === 'string' ? method : await pickMethod(s.methods);

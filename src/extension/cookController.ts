@@ -14,8 +14,9 @@ import type { WorkspaceModel } from './workspaceModel';
 const PHASE_SPAN: Record<CookPhase, [start: number, width: number]> = {
   scan: [0, 5],
   load: [5, 10],
-  evaluate: [15, 45],
-  soup: [60, 35],
+  evaluate: [15, 40],
+  soup: [55, 30],
+  analyses: [85, 10],
   write: [95, 5],
 };
 

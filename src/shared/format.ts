@@ -30,3 +30,8 @@ export function formatBytes(bytes: number | undefined): string {
   }
   return `${v >= 100 || u === 0 ? v.toFixed(0) : v.toFixed(1)} ${units[u]}`;
 }
+
+/** A plain number with `digits` decimals (ECE, NLL, a temperature, an angle); an em dash when there is none. */
+export function formatDecimal(value: number | undefined | null, digits = 4): string {
+  return value === undefined || value === null || !Number.isFinite(value) ? '—' : value.toFixed(digits);
+}

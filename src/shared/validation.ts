@@ -1,4 +1,4 @@
-import { REPORT_SCHEMA, type SoupReport } from '../engine/report';
+import { READABLE_REPORT_SCHEMAS, REPORT_SCHEMA, type SoupReport } from '../engine/report';
 
 // Structural checks shared by the engine's readers and the protocol validators (host, worker
 // and webview): everything read from a file or received across a process or iframe boundary is
@@ -14,7 +14,7 @@ export type Parsed<T> = { ok: true; message: T } | { ok: false; problem: string 
  */
 export function reportProblem(raw: unknown): string | undefined {
   if (!isRecord(raw)) return 'expected a JSON object';
-  if (raw.schema !== REPORT_SCHEMA) return `schema is ${JSON.stringify(raw.schema)}, expected "${REPORT_SCHEMA}"`;
+  if (typeof raw.schema !== 'string' || !READABLE_REPORT_SCHEMAS.includes(raw.schema)) return `schema is ${JSON.stringify(raw.schema)}, expected "${REPORT_SCHEMA}"`;
   if (typeof raw.method !== 'string') return '"method" is missing';
   if (typeof raw.name !== 'string') return '"name" is missing';
   if (typeof raw.createdAt !== 'string') return '"createdAt" is missing';
@@ -27,6 +27,7 @@ export function reportProblem(raw: unknown): string | undefined {
     const b = baselines[key];
     if (!isRecord(b) || !isStringArray(b.members) || !isMetrics(b.metrics)) return `"baselines.${key}" lacks members or metrics`;
   }
+  if (raw.analyses !== undefined && (!isRecord(raw.analyses) || !Array.isArray(raw.analyses.skipped))) return '"analyses" is not an object with a "skipped" list';
   return undefined;
 }
 

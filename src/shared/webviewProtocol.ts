@@ -4,6 +4,7 @@ import type { SoupMethodDescriptor } from '../engine/soups/catalogue';
 /** The report schema the panel renders, re-exported so browser code depends on src/shared only. */
 export type { GreedyStep, IngredientReport, Metrics, SoupReport } from '../engine/report';
 export { REPORT_FILE, SOUP_MODEL_FILE } from '../engine/report';
+export type { Analyses, CalibrationAnalysis, WiseFtAnalysis, AnglesAnalysis, LearnedSoupAnalysis, ReliabilityBin } from '../engine/analyses/types';
 import { isCount, isRecord, isStringArray, looksLikeReport, type Parsed } from './validation';
 
 // Messages between the results panel's host side (src/extension/resultsPanel.ts) and its

@@ -1,18 +1,13 @@
 import * as assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { WorkspaceScan } from '../../src/engine/discovery/scanResult';
 import type { SoupReport } from '../../src/engine/report';
 import { expected } from './helpers/expected';
 import { EXAMPLE, REPO, tempDir } from './helpers/paths';
+import { runCli } from './helpers/runCli';
 
-const BIN = path.join(REPO, 'bin', 'model-soup.js');
-
-function run(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 240_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const run = (args: string[]) => runCli(args);
 
 describe('model-soup CLI', function () {
   this.timeout(300_000);
@@ -75,7 +70,7 @@ describe('model-soup CLI', function () {
   });
 
   it('exits 2 with the usage on bad usage', () => {
-    for (const args of [['cook', '--method'], ['cook', '--frobnicate'], ['bake'], ['cook', EXAMPLE, '--method', 'learned'], ['cook', EXAMPLE, '--comparison', '='], ['cook', EXAMPLE, '--batch-size', '0'], ['scan', EXAMPLE, '--shift', 'nofile'], ['cook', EXAMPLE, '--device', 'tpu']]) {
+    for (const args of [['cook', '--method'], ['cook', '--frobnicate'], ['bake'], ['cook', EXAMPLE, '--method', 'ties'], ['cook', EXAMPLE, '--comparison', '='], ['cook', EXAMPLE, '--batch-size', '0'], ['scan', EXAMPLE, '--shift', 'nofile'], ['cook', EXAMPLE, '--device', 'tpu']]) {
       const r = run(args);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /Usage:/);

@@ -164,11 +164,11 @@ describe('PhaseClock', () => {
 describe('method descriptors', () => {
   it('every catalogued method has an implementation and declares the options the report records', () => {
     const cfg = loadConfig(EXAMPLE);
-    for (const id of ['greedy', 'uniform']) {
+    for (const id of ['greedy', 'uniform', 'learned']) {
       const m = getSoupMethod(id);
       assert.equal(typeof m.cook, 'function');
-      assert.deepEqual(Object.keys(methodOptions(m, cfg)), m.options.map((o) => o.name));
+      assert.deepEqual(Object.keys(methodOptions(m, { ...cfg, analyses: { learnedBudget: 50 } })), m.options.map((o) => o.name));
     }
-    assert.throws(() => getSoupMethod('learned'), /unknown soup method "learned" \(known: greedy, uniform\)/);
+    assert.throws(() => getSoupMethod('ties'), /unknown soup method "ties" \(known: greedy, uniform, learned\)/);
   });
 });

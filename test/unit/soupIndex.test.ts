@@ -82,7 +82,7 @@ describe('soupIndex', () => {
     const reasons = Object.fromEntries(soups.map((s) => [s.name, s.status === 'unreadable' ? s.reason : '']));
     assert.match(reasons['a-no-report'], /no report\.json/);
     assert.match(reasons['b-bad-json'], /not valid JSON/);
-    assert.match(reasons['c-old-schema'], /report@0.*expected "model-soups\/report@1"/);
+    assert.match(reasons['c-old-schema'], /report@0.*expected "model-soups\/report@2"/);
   });
 
   it('reads the output folder from the config', async () => {

@@ -56,6 +56,17 @@ export const soupCatalogue = [
     produces: { steps: false, uniformSoup: true },
     options: [],
   },
+  {
+    id: 'learned',
+    label: 'Learned soup',
+    reference: 'Wortsman et al., ICML 2022, "Model soups", section 3 (learned soup), fitted without gradients: greedy soup, then a compass search on held-out NLL that keeps its held-out accuracy',
+    needs: { heldout: true },
+    produces: { steps: true, uniformSoup: false },
+    options: [
+      { name: 'comparison', configKey: 'greedy.comparison', description: 'the comparison of the greedy soup it starts from' },
+      { name: 'budget', configKey: 'analyses.learnedBudget', description: 'held-out NLL evaluations of the search, its start included (default 200)' },
+    ],
+  },
 ] as const satisfies readonly SoupMethodDescriptor[];
 
 /** The id of a catalogued method. */

@@ -30,6 +30,8 @@ export interface HeldoutScorer {
   correct: ReadonlyMap<string, number>;
   /** Held-out correct count of a model with these weights. */
   score(weights: WeightSet): Promise<number>;
+  /** Held-out NLL (at T = 1) and correct count of a model with these weights (the learned soup's objective). */
+  scoreNll?(weights: WeightSet): Promise<{ nll: number; correct: number }>;
 }
 
 /** What a soup method may use. */
@@ -58,6 +60,8 @@ export interface SoupOutcome {
   /** One per candidate tried, for methods that declare `produces.steps`; empty otherwise. */
   steps: GreedyStep[];
   weights: WeightSet;
+  /** Ingredient id -> its weight in the soup, for a weighted (learned) soup; absent for a mean of the members. */
+  mixWeights?: Record<string, number>;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { SoupMethodId } from './catalogue';
 import { findSoupMethod } from './catalogue';
 import { cookGreedy } from './greedy';
+import { cookLearned } from './learned';
 import type { SoupCook, SoupMethod } from './method';
 import { cookUniform } from './uniform';
 
@@ -9,6 +10,7 @@ import { cookUniform } from './uniform';
 const implementations: Readonly<Record<SoupMethodId, SoupCook>> = {
   greedy: cookGreedy,
   uniform: cookUniform,
+  learned: cookLearned,
 };
 
 /** A method's descriptor and code by id; CONFIG_INVALID naming the known ids otherwise. */

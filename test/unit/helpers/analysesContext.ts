@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import * as assert from 'node:assert/strict';
 import type { AnalysesInput } from '../../../src/engine/analyses/runAnalyses';
+import { ENSEMBLE, PRETRAINED, SOUP, UNIFORM } from '../../../src/engine/analyses/runAnalyses';
+import type { CalibrationAnalysis, DatasetCalibration, ModelCalibration } from '../../../src/engine/analyses/types';
 import type { AnalysesSettings } from '../../../src/engine/analyses/settings';
 import { defaultAnalysesSettings } from '../../../src/engine/analyses/settings';
 import type { ModelEvaluation } from '../../../src/engine/analyses/modelEvaluation';
@@ -172,4 +175,43 @@ export function analysesInput(ctx: AnalysesContext, settings: Partial<AnalysesSe
     ensemble: ctx.ensemble,
     settings: { ...defaultAnalysesSettings(ctx.ingredients.length, true), ...settings },
   };
+}
+
+/** Our model names for the reference's. */
+const NAMES: Record<string, string> = { greedy_soup: SOUP, uniform_soup: UNIFORM, ensemble_logits_mean: ENSEMBLE, pretrained: PRETRAINED };
+
+/**
+ * Asserts that every model of the reference (ingredients, greedy soup, uniform soup, logit
+ * ensemble, pretrained) has the reference's counts, ECE, NLL and Brier on every dataset within
+ * 1e-6 (ECE within 2/N where a confidence lies within 1e-6 of a bin edge), and the same shift
+ * averages. Returns the number of (model, dataset) pairs compared.
+ */
+export function assertCalibrationMatchesReference(cal: CalibrationAnalysis): number {
+  let compared = 0;
+  for (const [refName, ref] of Object.entries(reference.calibration.models)) {
+    if (refName === 'ensemble_softmax_mean') continue;
+    const ours: ModelCalibration | undefined = cal.models[NAMES[refName] ?? refName];
+    assert.ok(ours, `no calibration for ${refName}`);
+    for (const key of reference.eval_order) {
+      const r = ref[key] as RefCalibration;
+      const o: DatasetCalibration = ours.datasets[key];
+      const where = `${refName} on ${key}`;
+      assert.equal(o.n, r.n, where);
+      assert.equal(o.correct, r.correct, where);
+      const nearEdge = r.min_conf_distance_to_bin_edge < 1e-6;
+      assert.ok(Math.abs(o.ece - r.ece) <= (nearEdge ? 2 / r.n + 1e-6 : 1e-6), `${where}: ECE ${o.ece} vs ${r.ece}`);
+      assert.ok(Math.abs(o.nll - r.nll) <= 1e-6, `${where}: NLL ${o.nll} vs ${r.nll}`);
+      assert.ok(Math.abs(o.brier - r.brier) <= 1e-6, `${where}: Brier ${o.brier} vs ${r.brier}`);
+      assert.ok(Math.abs(o.meanConfidence - r.mean_confidence) <= 1e-6, where);
+      if (!nearEdge) {
+        assert.deepEqual(o.reliability.map((b) => [b.count, b.correct]), r.reliability.map((b) => [b.count, b.correct]), where);
+        assert.ok(Math.abs(o.mce - r.mce) <= 1e-5, `${where}: MCE ${o.mce} vs ${r.mce}`);
+      }
+      compared++;
+    }
+    const sa = ref.shift_avg;
+    assert.ok(ours.shiftAvg);
+    assert.ok(Math.abs(ours.shiftAvg.nll - sa.nll) <= 1e-6 && Math.abs(ours.shiftAvg.brier - sa.brier) <= 1e-6 && Math.abs(ours.shiftAvg.ece - sa.ece) <= 1e-6, `${refName} shift average`);
+  }
+  return compared;
 }
