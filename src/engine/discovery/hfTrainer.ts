@@ -7,7 +7,8 @@
  */
 import * as path from 'node:path';
 import type { HParamValue, RunRecord } from './runRecord';
-import { MODEL_FILE, checkAccuracy, checkAccuracyValue, finishRecord, isRecord, isScalar, joinId, listRunFolder, normaliseHParams, presentFiles, readRunJson } from './runFolder';
+import { MODEL_FILE, checkAccuracy, checkAccuracyValue, finishRecord, isScalar, joinId, listRunFolder, normaliseHParams, presentFiles, readRunJson } from './runFolder';
+import { isRecord } from '../../shared/validation';
 import type { ReadResult, RunFolder, Score } from './runFolder';
 import type { FolderModel } from './runWeights';
 import { folderModel, hasModel } from './runWeights';

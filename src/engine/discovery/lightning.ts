@@ -11,7 +11,8 @@ import { isEventFile, readTensorBoardRun } from '../trackers/tensorboardRun';
 import { findHeldoutKey, heldoutKeys } from './heldoutKeys';
 import { CHECKPOINTS_DIR, chooseLightningCheckpoint } from './lightningCheckpoint';
 import type { HParamValue, RunRecord } from './runRecord';
-import { MODEL_FILE, checkAccuracyValue, finishRecord, isRecord, joinId, normaliseHParams, presentFiles, readRunText } from './runFolder';
+import { MODEL_FILE, checkAccuracyValue, finishRecord, joinId, normaliseHParams, presentFiles, readRunText } from './runFolder';
+import { isRecord } from '../../shared/validation';
 import type { ReadRunOptions, RunFolder, Score } from './runFolder';
 
 /** CSVLogger's metrics file. */

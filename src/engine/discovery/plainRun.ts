@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import { findHeldoutKey, heldoutKeys } from './heldoutKeys';
 import type { HParamValue, RunRecord } from './runRecord';
 import type { ReadRunOptions, RunFolder, Score } from './runFolder';
-import { checkAccuracy, finishRecord, isRecord, joinId, MODEL_FILE, normaliseHParams, presentFiles, readRunJson } from './runFolder';
+import { checkAccuracy, finishRecord, joinId, MODEL_FILE, normaliseHParams, presentFiles, readRunJson } from './runFolder';
+import { isRecord } from '../../shared/validation';
 import { checkpointFiles, folderModel } from './runWeights';
 
 /** The plain layout's metrics file. */

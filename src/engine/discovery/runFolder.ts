@@ -312,9 +312,6 @@ export function isScalar(value: unknown): boolean {
   return typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean';
 }
 
-// The layout readers import it from here with the other run-folder helpers.
-export { isRecord };
-
 /** What {@link finishRecord} needs to build a {@link RunRecord}. */
 export interface RecordParts {
   folder: RunFolder;

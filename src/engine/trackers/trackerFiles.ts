@@ -6,7 +6,8 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { parseHParamsYaml } from '../discovery/lightning';
 import type { ReadResult, RunFolder, Score } from '../discovery/runFolder';
-import { isRecord, parsePythonJson, readTextFile, toPosixRelative } from '../discovery/runFolder';
+import { parsePythonJson, readTextFile, toPosixRelative } from '../discovery/runFolder';
+import { isRecord } from '../../shared/validation';
 import type { HParamValue } from '../discovery/runRecord';
 import type { TrackerKind, TrackerRun } from './trackerRun';
 

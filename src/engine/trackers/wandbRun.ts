@@ -7,7 +7,8 @@
 import * as path from 'node:path';
 import { heldoutKeys } from '../discovery/heldoutKeys';
 import type { RunFolder } from '../discovery/runFolder';
-import { checkAccuracyValue, isRecord } from '../discovery/runFolder';
+import { checkAccuracyValue } from '../discovery/runFolder';
+import { isRecord } from '../../shared/validation';
 import type { HParamValue } from '../discovery/runRecord';
 import { throwIfAborted } from '../errors';
 import type { TrackerReadOptions } from './trackerFiles';
