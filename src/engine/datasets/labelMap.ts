@@ -1,3 +1,4 @@
+import { echoValue } from '../untrustedJson';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { SoupError } from '../errors';
@@ -86,7 +87,7 @@ function namesFromJson(raw: unknown, file: string): string[] | undefined {
   for (const [k, v] of entries) {
     const idx = Number(k);
     if (!Number.isInteger(idx) || idx < 0 || idx >= entries.length || typeof v !== 'string') {
-      throw new SoupError('CONFIG_INVALID', `"id2label" must map 0..${entries.length - 1} to names; found ${JSON.stringify(k)}: ${JSON.stringify(v)}`, file);
+      throw new SoupError('CONFIG_INVALID', `"id2label" must map 0..${entries.length - 1} to names; found ${echoValue(k)}: ${echoValue(v)}`, file);
     }
     names[idx] = v;
   }

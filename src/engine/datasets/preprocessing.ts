@@ -1,3 +1,4 @@
+import { echoValue } from '../untrustedJson';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { SoupError } from '../errors';
@@ -62,14 +63,14 @@ export function parsePreprocessing(v: unknown, key: string, fail: (problem: stri
   const known = ['resize', 'resample', 'centerCrop', 'rescale', 'mean', 'std', 'channels', 'layout'];
   for (const k of Object.keys(raw)) if (!known.includes(k)) fail(`unknown key "${key}.${k}" (known: ${known.join(', ')})`);
   const spec: PreprocessingSpec = {};
-  const posInt = (x: unknown, k: string): number => (typeof x === 'number' && Number.isInteger(x) && x > 0 ? x : fail(`"${key}.${k}" must be a positive integer, got ${JSON.stringify(x)}`));
+  const posInt = (x: unknown, k: string): number => (typeof x === 'number' && Number.isInteger(x) && x > 0 ? x : fail(`"${key}.${k}" must be a positive integer, got ${echoValue(x)}`));
   const size = (x: unknown, k: string): Size => {
     if (typeof x === 'number') return { height: posInt(x, k), width: x };
     if (typeof x === 'object' && x !== null && !Array.isArray(x)) {
       const o = x as Record<string, unknown>;
       if (Object.keys(o).every((q) => q === 'height' || q === 'width')) return { height: posInt(o.height, `${k}.height`), width: posInt(o.width, `${k}.width`) };
     }
-    return fail(`"${key}.${k}" must be a number of pixels or {"height": H, "width": W}, got ${JSON.stringify(x)}`);
+    return fail(`"${key}.${k}" must be a number of pixels or {"height": H, "width": W}, got ${echoValue(x)}`);
   };
   if (raw.resize !== undefined) {
     const r = raw.resize;
@@ -78,12 +79,12 @@ export function parsePreprocessing(v: unknown, key: string, fail: (problem: stri
     else spec.resize = size(r, 'resize');
   }
   if (raw.resample !== undefined) {
-    if (!RESAMPLES.includes(raw.resample as Resample)) fail(`"${key}.resample" must be one of ${RESAMPLES.join(', ')}, got ${JSON.stringify(raw.resample)}`);
+    if (!RESAMPLES.includes(raw.resample as Resample)) fail(`"${key}.resample" must be one of ${RESAMPLES.join(', ')}, got ${echoValue(raw.resample)}`);
     spec.resample = raw.resample as Resample;
   }
   if (raw.centerCrop !== undefined) spec.centerCrop = size(raw.centerCrop, 'centerCrop');
   if (raw.rescale !== undefined) {
-    if (typeof raw.rescale !== 'number' || !Number.isFinite(raw.rescale) || raw.rescale <= 0) fail(`"${key}.rescale" must be a positive number (1/255 = 0.00392156862745098), got ${JSON.stringify(raw.rescale)}`);
+    if (typeof raw.rescale !== 'number' || !Number.isFinite(raw.rescale) || raw.rescale <= 0) fail(`"${key}.rescale" must be a positive number (1/255 = 0.00392156862745098), got ${echoValue(raw.rescale)}`);
     spec.rescale = raw.rescale as number;
   }
   for (const k of ['mean', 'std'] as const) {
@@ -91,16 +92,16 @@ export function parsePreprocessing(v: unknown, key: string, fail: (problem: stri
     if (x === undefined) continue;
     const arr = typeof x === 'number' ? [x] : x;
     if (!Array.isArray(arr) || arr.length === 0 || arr.some((n) => typeof n !== 'number' || !Number.isFinite(n)) || (k === 'std' && arr.some((n) => n === 0))) {
-      fail(`"${key}.${k}" must be a number or a list of numbers per channel${k === 'std' ? ' (non-zero)' : ''}, got ${JSON.stringify(x)}`);
+      fail(`"${key}.${k}" must be a number or a list of numbers per channel${k === 'std' ? ' (non-zero)' : ''}, got ${echoValue(x)}`);
     }
     spec[k] = arr as number[];
   }
   if (raw.channels !== undefined) {
-    if (raw.channels !== 1 && raw.channels !== 3) fail(`"${key}.channels" must be 1 (grayscale) or 3 (RGB), got ${JSON.stringify(raw.channels)}`);
+    if (raw.channels !== 1 && raw.channels !== 3) fail(`"${key}.channels" must be 1 (grayscale) or 3 (RGB), got ${echoValue(raw.channels)}`);
     spec.channels = raw.channels as 1 | 3;
   }
   if (raw.layout !== undefined) {
-    if (raw.layout !== 'NCHW' && raw.layout !== 'NHWC') fail(`"${key}.layout" must be "NCHW" or "NHWC", got ${JSON.stringify(raw.layout)}`);
+    if (raw.layout !== 'NCHW' && raw.layout !== 'NHWC') fail(`"${key}.layout" must be "NCHW" or "NHWC", got ${echoValue(raw.layout)}`);
     spec.layout = raw.layout as Layout;
   }
   return spec;
@@ -143,10 +144,10 @@ function fromHuggingFace(raw: unknown, file: string): PreprocessingSpec {
       if (typeof o.shortest_edge === 'number') return { shortestEdge: o.shortest_edge };
       if (typeof o.height === 'number' && typeof o.width === 'number') return { height: o.height, width: o.width };
     }
-    return fail(`"${key}" must be a number, {"shortest_edge": n} or {"height": h, "width": w}, got ${JSON.stringify(v)}`);
+    return fail(`"${key}" must be a number, {"shortest_edge": n} or {"height": h, "width": w}, got ${echoValue(v)}`);
   };
   if (r.do_resize !== false && r.size !== undefined) spec.resize = hfSize(r.size, 'size');
-  if (r.resample !== undefined) spec.resample = PIL_RESAMPLE[r.resample as number] ?? fail(`"resample" ${JSON.stringify(r.resample)} is not a supported PIL filter (0 nearest, 1 lanczos, 2 bilinear, 3 bicubic)`);
+  if (r.resample !== undefined) spec.resample = PIL_RESAMPLE[r.resample as number] ?? fail(`"resample" ${echoValue(r.resample)} is not a supported PIL filter (0 nearest, 1 lanczos, 2 bilinear, 3 bicubic)`);
   if (r.do_center_crop === true && r.crop_size !== undefined) {
     const c = hfSize(r.crop_size, 'crop_size');
     spec.centerCrop = 'shortestEdge' in c ? { height: c.shortestEdge, width: c.shortestEdge } : c;
