@@ -17,7 +17,7 @@ const images = JSON.parse(readFileSync(path.join(FIXTURE, 'expected-images.json'
   counts: Record<string, Record<string, { correct: number; n: number }>>;
 };
 // The greedy soup of the example, whatever form its held-out set takes (the PNGs are its exact pixels).
-const GREEDY_MEMBERS = ['lightning_logs/version_0', 'runs/ft-07', 'lightning_logs/version_3', 'runs/ft-10', 'sweep-c09'];
+const { members: GREEDY_MEMBERS } = (JSON.parse(readFileSync(path.join(FIXTURE, '..', 'fashion-soup', 'expected.json'), 'utf8')) as { greedy_soup: { members: string[] } }).greedy_soup;
 
 describe('Image folders in the extension', () => {
   let api: ModelSoupsApi;
