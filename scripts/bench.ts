@@ -480,6 +480,7 @@ function renderReport(res: Num, targets: Target[]): string {
     lines.push('### 4. Reference points (same run)');
     lines.push('');
     const avg = res.averaging as Num;
+    const gc = (avg.greedyCandidates ?? {}) as Num;
     const eng = naive.engine as Num;
     const nv = naive.naive as Num;
     const k = num(naive.k);
@@ -492,6 +493,7 @@ function renderReport(res: Num, targets: Target[]): string {
       [`averaging alone, K = ${avg.k}: StreamingMean (SIMD)`, `${rateCell(avg.streaming as Num, copy, num(avg.localCopyGBs))}`],
       [`averaging alone, K = ${avg.k}: StreamingMean (JS kernel)`, `${rateCell(avg.streamingJs as Num, copy, num(avg.localCopyGBs))}`],
       [`averaging alone, K = ${avg.k}: WeightSum (greedy's former float64 sums)`, `${rateCell(avg.weightSum as Num, copy, num(avg.localCopyGBs))}; bit-identical: ${avg.bitIdentical}`],
+      [`greedy candidate means alone, ${gc.n} candidates of 2 models: StreamingMean / former WeightSum.meanWith`, `${num(gc.msPerCandidate).toFixed(0)} / ${num(gc.formerMsPerCandidate).toFixed(0)} ms per candidate = ${(num(gc.formerMsPerCandidate) / num(gc.msPerCandidate)).toFixed(1)}x faster; ${num(gc.GBs).toFixed(2)} GB/s entering the means (${(num(gc.GBs) / num(gc.localCopyGBs)).toFixed(2)}x in-process memcpy of ${num(gc.localCopyGBs).toFixed(2)} GB/s) vs ${num(gc.formerGBs).toFixed(2)} GB/s of candidates (${(num(gc.formerGBs) / num(gc.localCopyGBs)).toFixed(2)}x); bit-identical: ${gc.bitIdentical}`],
       [`greedy loop, engine (1 session), K = ${k}`, `${(num(naive.engineMs) / 1000).toFixed(1)} s = ${(num(naive.engineMs) / k / 1000).toFixed(2)} s/candidate (avg ${(num(eng.averageMs) / k / 1000).toFixed(2)} + fwd ${(num(eng.forwardMs) / k / 1000).toFixed(2)} s; ${eng.sessions} session)`],
       [`greedy loop, naive (session per candidate), K = ${k}`, `${(num(naive.naiveMs) / 1000).toFixed(1)} s = ${(num(naive.naiveMs) / k / 1000).toFixed(2)} s/candidate (serialise ${(num(nv.serialiseMs) / k / 1000).toFixed(2)} + session ${(num(nv.sessionMs) / k / 1000).toFixed(2)} + fwd ${(num(nv.forwardMs) / k / 1000).toFixed(2)} + avg ${(num(nv.averageMs) / k / 1000).toFixed(2)} s)`],
       ['speed-up of the engine loop', `${num(naive.speedup).toFixed(1)}x (same members: ${naive.sameMembers})`],

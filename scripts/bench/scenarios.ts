@@ -342,6 +342,22 @@ async function averaging(args: Args): Promise<Record<string, unknown>> {
     for (const m of models) await sum.add(m);
     return sum.meanWith(undefined);
   });
+  // Greedy candidates as the cook makes them (the best model plus each other one, 2 models read
+  // per candidate), against the former candidate pass (WeightSum.meanWith over full-size
+  // float64 sums of the best model: 1 model read per candidate); same process, back to back.
+  const candidates = await timed(async () => {
+    let out: WeightSet | undefined;
+    for (const m of models.slice(1)) out = await new StreamingMean().mean([models[0], m], { out });
+    return out as WeightSet;
+  });
+  const formerCandidates = await timed(async () => {
+    const sum = new WeightSum(models[0]);
+    await sum.add(models[0]);
+    let out: WeightSet | undefined;
+    for (const m of models.slice(1)) out = await sum.meanWith(m, out);
+    return out as WeightSet;
+  });
+  const candidateCopyGBs = copyGBs(modelBytes(models[0]), models.length);
   const same = (a: WeightSet, b: WeightSet) =>
     a.length === b.length && a.every((x, i) => Buffer.compare(Buffer.from(x.buffer, x.byteOffset, x.byteLength), Buffer.from(b[i].buffer, b[i].byteOffset, b[i].byteLength)) === 0);
   const rate = (r: { ms: number; cpuMs: number }) => ({ GBs: bytes / r.ms / 1e6, cpuGBs: bytes / r.cpuMs / 1e6 });
@@ -353,6 +369,16 @@ async function averaging(args: Args): Promise<Record<string, unknown>> {
     streamingJs: rate(js),
     weightSum: rate(sums),
     bitIdentical: same(simd.value, sums.value) && same(js.value, sums.value),
+    greedyCandidates: {
+      n: models.length - 1,
+      msPerCandidate: candidates.ms / (models.length - 1),
+      formerMsPerCandidate: formerCandidates.ms / (models.length - 1),
+      // Bytes that entered the means (2 models per candidate; formerly counted as 1).
+      GBs: (2 * modelBytes(models[0]) * (models.length - 1)) / candidates.ms / 1e6,
+      formerGBs: (modelBytes(models[0]) * (models.length - 1)) / formerCandidates.ms / 1e6,
+      localCopyGBs: candidateCopyGBs,
+      bitIdentical: same(candidates.value, formerCandidates.value),
+    },
   };
 }
 
