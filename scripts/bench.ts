@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: the performance and scale benchmark (issue 4). Not part of the tests.
  *
- *   node --expose-gc dist/bench.js [--quick] [--skip-big] [--json FILE]
+ *   node --expose-gc dist/bench.js [--quick] [--skip-big] [--only analyses] [--json FILE]
  *
  * Each measured scenario runs in its own child process (`--scenario NAME --args JSON`) so its
  * peak RSS is its own. Generated zoos live in a temp folder that is deleted at the end.
@@ -12,6 +12,7 @@ import { existsSync, promises as fsp, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { mlpGraph, parameterCount } from '../test/synthetic/onnxBuild';
+import { analysesReport, analysesSuite, analysesTarget, writePretrainedStandIn } from './bench/analysesSuite';
 import type { ScenarioResult } from './bench/scenarios';
 import { scenarios } from './bench/scenarios';
 import { generateTrackerZoo } from './bench/trackerZoo';
@@ -48,7 +49,9 @@ async function main(): Promise<void> {
 
   const quick = argv.includes('--quick');
   const sizes = quick ? QUICK : FULL;
-  const jsonFile = path.resolve(flag(argv, '--json') ?? path.join(REPO, '.cache/bench/results.json'));
+  const only = flag(argv, '--only');
+  if (only !== undefined && only !== 'analyses') throw new Error(`--only ${only}: unknown part (known: analyses)`);
+  const jsonFile = path.resolve(flag(argv, '--json') ?? path.join(REPO, only ? `.cache/bench/${only}.json` : '.cache/bench/results.json'));
   const started = Date.now();
   const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'model-soups-bench-'));
   const cleanup = () => rmSync(tmp, { recursive: true, force: true });
@@ -61,6 +64,14 @@ async function main(): Promise<void> {
     machine: { cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model, totalMemGB: os.totalmem() / GB, node: process.version, platform: `${os.platform()} ${os.release()}` },
     quick,
   };
+  if (only === 'analyses') {
+    try {
+      await analysesOnly(tmp, sizes, results);
+    } finally {
+      cleanup();
+    }
+    return finish(results, [analysesTarget(results)], jsonFile, started, (res, targets) => [...analysesReport(res, table), '', targetsTable(targets)].join('\n'));
+  }
   try {
     log(`benchmark: ${os.availableParallelism()} cores, ${(os.totalmem() / GB).toFixed(1)} GB RAM, temp folder ${tmp}${quick ? ' (--quick)' : ''}`);
     results.activation = activationCheck();
@@ -70,8 +81,8 @@ async function main(): Promise<void> {
     results.example = await child('cook', { workspace: path.join(REPO, 'examples/fashion-soup'), method: 'greedy' });
     log('image folders: the example\'s datasets as PNG folders, decoding and the same cook vs .npz');
     results.imageFolders = await child('imageFolders', { workspace: path.join(REPO, 'examples/fashion-soup') });
-    log('example: soup analyses (calibration, WiSE-FT, angles + 2-soups, learned soup)');
-    results.exampleAnalyses = await child('analyses', { workspace: path.join(REPO, 'examples/fashion-soup') });
+    log('example: soup analyses (calibration, WiSE-FT, angles + 2-soups, learned soup), each in its own process');
+    results.exampleAnalyses = await analysesSuite(child, { workspace: path.join(REPO, 'examples/fashion-soup') });
 
     // 1b. A workspace of TensorBoard-logged runs, scanned.
     log(`trackers: scan of ${TRACKER_RUNS} TensorBoard runs of ${TRACKER_SCALARS} scalars each`);
@@ -107,13 +118,7 @@ async function main(): Promise<void> {
 
     log(`naive greedy loop (new session from a re-serialised model per candidate), K = ${sizes.naiveK}`);
     results.naive = await child('naive', { workspace: zoo.dir, k: sizes.naiveK, sizes: sizes.zoo });
-    // The zoo has no pretrained model: its last run stands in for θ0 (the weights' cost is the same).
-    const zooAnalyses: Record<string, unknown>[] = [];
-    for (const k of sizes.ks.filter((x) => x < maxK)) {
-      log(`zoo: soup analyses, K = ${k}`);
-      zooAnalyses.push(await child('analyses', { workspace: zoo.dir, k, pretrained: path.join(zoo.dir, zoo.runIds[maxK - 1], 'model.onnx'), learnedBudget: 20 }));
-    }
-    results.zooAnalyses = zooAnalyses;
+    results.zooAnalyses = await zooAnalyses(tmp, zoo.dir, sizes);
     await fsp.rm(zoo.dir, { recursive: true, force: true });
 
     // 3. A model over 2 GB with external data.
@@ -121,13 +126,49 @@ async function main(): Promise<void> {
   } finally {
     cleanup();
   }
+  await finish(results, checkTargets(results), jsonFile, started, renderReport);
+}
+
+/** Records the targets and total time, writes the raw numbers and prints the report. */
+async function finish(results: Record<string, unknown>, targets: Target[], jsonFile: string, started: number, render: (res: Num, targets: Target[]) => string): Promise<void> {
   results.totalMs = Date.now() - started;
-  const targets = checkTargets(results);
   results.targets = targets;
   await fsp.mkdir(path.dirname(jsonFile), { recursive: true });
   await fsp.writeFile(jsonFile, JSON.stringify(results, null, 2) + '\n');
-  process.stdout.write(renderReport(results, targets) + '\n');
+  process.stdout.write(render(results, targets) + '\n');
   log(`raw numbers: ${path.relative(process.cwd(), jsonFile)}; total ${(Number(results.totalMs) / 60000).toFixed(1)} min`);
+}
+
+/** `--only analyses`: scenario 5 alone (the example, then a zoo of max K runs), with the runtime base of scenario 2. */
+async function analysesOnly(tmp: string, sizes: Sizes, results: Record<string, unknown>): Promise<void> {
+  log(`benchmark, soup analyses only: ${os.availableParallelism()} cores, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}, temp folder ${tmp}${sizes === QUICK ? ' (--quick)' : ''}`);
+  log('example: soup analyses (calibration, WiSE-FT, angles + 2-soups, learned soup), each in its own process');
+  results.exampleAnalyses = await analysesSuite(child, { workspace: path.join(REPO, 'examples/fashion-soup') });
+  const graph = mlpGraph(sizes.zoo);
+  const maxK = Math.max(...sizes.ks);
+  const bytes = parameterCount(graph) * 4;
+  await ensureDisk(tmp, (maxK + 2) * bytes, 'the generated zoo');
+  log(`zoo: writing ${maxK} ingredients of ${(parameterCount(graph) / 1e6).toFixed(1)} M parameters (${(bytes / MB).toFixed(0)} MB each)`);
+  const t = Date.now();
+  const zoo = await generateZoo(path.join(tmp, 'zoo'), { sizes: sizes.zoo, k: maxK, external: false, heldoutN: sizes.zooHeldout, seed: 1, batchSize: sizes.zooHeldout });
+  results.zooGeneration = { ms: Date.now() - t, k: maxK, modelBytes: zoo.modelBytes, parameters: parameterCount(graph), heldoutN: sizes.zooHeldout, datasetBytes: zoo.datasetBytes };
+  results.baseline = await child('baseline', { workspace: zoo.dir });
+  results.zooAnalyses = await zooAnalyses(tmp, zoo.dir, sizes);
+  results.loadAverageAfter = os.loadavg();
+}
+
+/**
+ * Scenario 5 on the zoo for every K. The zoo has no pretrained model: one more fine-tune of its
+ * recipe, outside the runs, stands in for θ0 (streaming its weights costs the same).
+ */
+async function zooAnalyses(tmp: string, zooDir: string, sizes: Sizes): Promise<Record<string, unknown>[]> {
+  const pretrained = await writePretrainedStandIn(path.join(tmp, 'theta0/model.onnx'), mlpGraph(sizes.zoo), 1, Math.max(...sizes.ks));
+  const out: Record<string, unknown>[] = [];
+  for (const k of sizes.ks) {
+    log(`zoo: soup analyses, K = ${k}, each in its own process (load average ${os.loadavg()[0].toFixed(1)})`);
+    out.push({ ...(await analysesSuite(child, { workspace: zooDir, k, pretrained, learnedBudget: 20 })), loadAverage: os.loadavg() });
+  }
+  return out;
 }
 
 async function bigModel(tmp: string, sizes: Sizes): Promise<Record<string, unknown>> {
@@ -279,6 +320,8 @@ function checkTargets(res: Num): Target[] {
     detail: `${(num(tr?.scanMs) / 1000).toFixed(2)} s (${num(tr?.msPerRun).toFixed(1)} ms per run, ${(num(tr?.eventBytes) / MB).toFixed(0)} MB of event files); longest event-loop block ${num(tr?.maxEventLoopBlockMs).toFixed(0)} ms (p99 ${num(tr?.p99EventLoopBlockMs).toFixed(0)} ms); wrong values: ${tr?.wrong}`,
   });
 
+  targets.push(analysesTarget(res));
+
   const act = res.activation as Num;
   targets.push({
     name: 'Extension host never loads onnxruntime',
@@ -410,15 +453,18 @@ function renderReport(res: Num, targets: Target[]): string {
   ]));
   lines.push('');
 
-  lines.push('### Targets');
+  lines.push(...analysesReport(res, table));
   lines.push('');
-  lines.push(table(['target', 'met', 'measured'], targets.map((t) => [t.name, t.met ? 'yes' : 'NO', t.detail])));
+  lines.push(targetsTable(targets));
   const act = res.activation as Num;
   lines.push('');
   lines.push(`Activation: dist/extension.js is ${(num(act.bytes) / 1000).toFixed(0)} kB and does not require onnxruntime (${act.mentionsOnnxruntime ? 'but MENTIONS it' : 'not even mentioned'}); only the background worker loads it.`);
   lines.push(`Total benchmark time: ${(num(res.totalMs) / 60000).toFixed(1)} min.`);
-  lines.push(...analysesReport(res));
   return lines.join('\n');
+}
+
+function targetsTable(targets: Target[]): string {
+  return ['### Targets', '', table(['target', 'met', 'measured'], targets.map((t) => [t.name, t.met ? 'yes' : 'NO', t.detail]))].join('\n');
 }
 
 /** Throughput of one averaging, as a fraction of the run's memcpy and of one timed in its process. */
@@ -459,18 +505,3 @@ main().catch((err) => {
   process.stderr.write(`[bench] error: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });
-
-/** What each soup analysis costs: on the example and on the generated zoo per K (peak RSS flat in K). */
-function analysesReport(res: Num): string[] {
-  const runs = [['example', res.exampleAnalyses], ...((res.zooAnalyses ?? []) as Num[]).map((r) => ['zoo', r])] as [string, Num | undefined][];
-  const rows: string[][] = [];
-  for (const [where, r] of runs) {
-    if (!r) continue;
-    for (const [id, a] of Object.entries((r.analyses ?? {}) as Record<string, Num>)) {
-      const cost = (a.cost ?? {}) as Num;
-      rows.push([where, String(r.k), `${(num(r.parameters) / 1e6).toFixed(2)} M`, id, (num(a.wallMs) / 1000).toFixed(1), String(cost.forwardPasses ?? '-'), String(cost.weightMixes ?? '-'), (num(r.maxRssBytes) / MB).toFixed(0)]);
-    }
-  }
-  if (rows.length === 0) return [];
-  return ['', '### Soup analyses (each alone, after the cook\'s own passes)', '', table(['workspace', 'K', 'parameters', 'analysis', 's', 'forward passes', 'weight mixes', 'peak RSS MB'], rows)];
-}
