@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   };
   if (only === 'analyses') {
     try {
-      await analysesOnly(tmp, sizes, results);
+      await analysesSection(results, tmp, sizes);
     } finally {
       cleanup();
     }
@@ -81,8 +81,6 @@ async function main(): Promise<void> {
     results.example = await child('cook', { workspace: path.join(REPO, 'examples/fashion-soup'), method: 'greedy' });
     log('image folders: the example\'s datasets as PNG folders, decoding and the same cook vs .npz');
     results.imageFolders = await child('imageFolders', { workspace: path.join(REPO, 'examples/fashion-soup') });
-    log('example: soup analyses (calibration, WiSE-FT, angles + 2-soups, learned soup), each in its own process');
-    results.exampleAnalyses = await analysesSuite(child, { workspace: path.join(REPO, 'examples/fashion-soup') });
 
     // 1b. A workspace of TensorBoard-logged runs, scanned.
     log(`trackers: scan of ${TRACKER_RUNS} TensorBoard runs of ${TRACKER_SCALARS} scalars each`);
@@ -118,11 +116,13 @@ async function main(): Promise<void> {
 
     log(`naive greedy loop (new session from a re-serialised model per candidate), K = ${sizes.naiveK}`);
     results.naive = await child('naive', { workspace: zoo.dir, k: sizes.naiveK, sizes: sizes.zoo });
-    results.zooAnalyses = await zooAnalyses(tmp, zoo.dir, sizes);
     await fsp.rm(zoo.dir, { recursive: true, force: true });
 
     // 3. A model over 2 GB with external data.
     if (!argv.includes('--skip-big')) results.big = await bigModel(tmp, sizes);
+
+    // 5. What each soup analysis costs.
+    await analysesSection(results, tmp, sizes);
   } finally {
     cleanup();
   }
@@ -139,36 +139,31 @@ async function finish(results: Record<string, unknown>, targets: Target[], jsonF
   log(`raw numbers: ${path.relative(process.cwd(), jsonFile)}; total ${(Number(results.totalMs) / 60000).toFixed(1)} min`);
 }
 
-/** `--only analyses`: scenario 5 alone (the example, then a zoo of max K runs), with the runtime base of scenario 2. */
-async function analysesOnly(tmp: string, sizes: Sizes, results: Record<string, unknown>): Promise<void> {
-  log(`benchmark, soup analyses only: ${os.availableParallelism()} cores, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}, temp folder ${tmp}${sizes === QUICK ? ' (--quick)' : ''}`);
-  log('example: soup analyses (calibration, WiSE-FT, angles + 2-soups, learned soup), each in its own process');
+/**
+ * 5. Each soup analysis alone on the example, then on a zoo of the larger model for every K (its
+ * own zoo, so that `--only analyses` runs it alone; the runtime base RSS of scenario 2 is measured
+ * when that did not run). The zoo has no pretrained model: one more fine-tune of its recipe,
+ * outside the runs, stands in for θ0 (streaming its weights costs the same).
+ */
+async function analysesSection(results: Record<string, unknown>, tmp: string, sizes: Sizes): Promise<void> {
+  const load = () => `load average ${os.loadavg()[0].toFixed(1)} on ${os.availableParallelism()} cores`;
+  log(`example: soup analyses (calibration, WiSE-FT, angles + 2-soups, learned soup), each in its own process (${load()})`);
   results.exampleAnalyses = await analysesSuite(child, { workspace: path.join(REPO, 'examples/fashion-soup') });
   const graph = mlpGraph(sizes.zoo);
   const maxK = Math.max(...sizes.ks);
   const bytes = parameterCount(graph) * 4;
-  await ensureDisk(tmp, (maxK + 2) * bytes, 'the generated zoo');
-  log(`zoo: writing ${maxK} ingredients of ${(parameterCount(graph) / 1e6).toFixed(1)} M parameters (${(bytes / MB).toFixed(0)} MB each)`);
-  const t = Date.now();
-  const zoo = await generateZoo(path.join(tmp, 'zoo'), { sizes: sizes.zoo, k: maxK, external: false, heldoutN: sizes.zooHeldout, seed: 1, batchSize: sizes.zooHeldout });
-  results.zooGeneration = { ms: Date.now() - t, k: maxK, modelBytes: zoo.modelBytes, parameters: parameterCount(graph), heldoutN: sizes.zooHeldout, datasetBytes: zoo.datasetBytes };
-  results.baseline = await child('baseline', { workspace: zoo.dir });
-  results.zooAnalyses = await zooAnalyses(tmp, zoo.dir, sizes);
-  results.loadAverageAfter = os.loadavg();
-}
-
-/**
- * Scenario 5 on the zoo for every K. The zoo has no pretrained model: one more fine-tune of its
- * recipe, outside the runs, stands in for θ0 (streaming its weights costs the same).
- */
-async function zooAnalyses(tmp: string, zooDir: string, sizes: Sizes): Promise<Record<string, unknown>[]> {
-  const pretrained = await writePretrainedStandIn(path.join(tmp, 'theta0/model.onnx'), mlpGraph(sizes.zoo), 1, Math.max(...sizes.ks));
-  const out: Record<string, unknown>[] = [];
+  await ensureDisk(tmp, (maxK + 1) * bytes, 'the generated zoo');
+  log(`analyses zoo: writing ${maxK} ingredients and a stand-in θ0 of ${(parameterCount(graph) / 1e6).toFixed(1)} M parameters (${(bytes / MB).toFixed(0)} MB each)`);
+  const zoo = await generateZoo(path.join(tmp, 'analyses-zoo'), { sizes: sizes.zoo, k: maxK, external: false, heldoutN: sizes.zooHeldout, seed: 1, batchSize: sizes.zooHeldout });
+  const pretrained = await writePretrainedStandIn(path.join(tmp, 'analyses-theta0/model.onnx'), graph, 1, maxK);
+  results.baseline ??= await child('baseline', { workspace: zoo.dir });
+  const runs: Record<string, unknown>[] = [];
   for (const k of sizes.ks) {
-    log(`zoo: soup analyses, K = ${k}, each in its own process (load average ${os.loadavg()[0].toFixed(1)})`);
-    out.push({ ...(await analysesSuite(child, { workspace: zooDir, k, pretrained, learnedBudget: 20 })), loadAverage: os.loadavg() });
+    log(`zoo: soup analyses, K = ${k}, each in its own process (${load()})`);
+    runs.push({ ...(await analysesSuite(child, { workspace: zoo.dir, k, pretrained, learnedBudget: 20 })), loadAverage: os.loadavg() });
   }
-  return out;
+  results.zooAnalyses = runs;
+  await fsp.rm(zoo.dir, { recursive: true, force: true });
 }
 
 async function bigModel(tmp: string, sizes: Sizes): Promise<Record<string, unknown>> {
