@@ -4,7 +4,8 @@
  *   node --expose-gc dist/bench.js [--quick] [--skip-big] [--only SECTIONS] [--json FILE]
  *
  * SECTIONS: comma-separated of example (the bundled example, image folders, trackers), zoo (the
- * ONNX zoo and its references), ckpt (the zoo as safetensors and .ckpt checkpoints), big.
+ * ONNX zoo and its references), ckpt (the zoo as safetensors and .ckpt checkpoints), big, analyses
+ * (what each soup analysis costs; alone, `--only analyses` prints only its own section and target).
  *
  * Each measured scenario runs in its own child process (`--scenario NAME --args JSON`) so its
  * peak RSS is its own. Generated zoos live in a temp folder that is deleted at the end.
@@ -15,6 +16,7 @@ import { existsSync, promises as fsp, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { mlpGraph, parameterCount } from '../test/synthetic/onnxBuild';
+import { analysesReport, analysesSuite, analysesTarget, writePretrainedStandIn } from './bench/analysesSuite';
 import type { ScenarioResult } from './bench/scenarios';
 import { scenarios } from './bench/scenarios';
 import { generateTrackerZoo } from './bench/trackerZoo';
@@ -54,11 +56,13 @@ async function main(): Promise<void> {
   if (scenario) return runChild(scenario, JSON.parse(flag(argv, '--args') ?? '{}') as Record<string, unknown>);
 
   const quick = argv.includes('--quick');
-  const sections = new Set((flag(argv, '--only') ?? 'example,zoo,ckpt,big').split(','));
+  const only = flag(argv, '--only');
+  const known = ['example', 'zoo', 'ckpt', 'big', 'analyses'];
+  const sections = new Set((only ?? known.join(',')).split(','));
   if (argv.includes('--skip-big')) sections.delete('big');
-  for (const x of sections) if (!['example', 'zoo', 'ckpt', 'big'].includes(x)) throw new Error(`--only: unknown section "${x}" (known: example, zoo, ckpt, big)`);
+  for (const x of sections) if (!known.includes(x)) throw new Error(`--only: unknown section "${x}" (known: ${known.join(', ')})`);
   const sizes = quick ? QUICK : FULL;
-  const jsonFile = path.resolve(flag(argv, '--json') ?? path.join(REPO, '.cache/bench/results.json'));
+  const jsonFile = path.resolve(flag(argv, '--json') ?? path.join(REPO, only === 'analyses' ? '.cache/bench/analyses.json' : '.cache/bench/results.json'));
   const started = Date.now();
   const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'model-soups-bench-'));
   const cleanup = () => rmSync(tmp, { recursive: true, force: true });
@@ -72,6 +76,14 @@ async function main(): Promise<void> {
     quick,
     sections: [...sections],
   };
+  if (only === 'analyses') {
+    try {
+      await analysesSection(results, tmp, sizes);
+    } finally {
+      cleanup();
+    }
+    return finish(results, [analysesTarget(results)], jsonFile, started, (res, targets) => [...analysesReport(res, table), '', targetsTable(targets)].join('\n'));
+  }
   try {
     log(`benchmark: ${os.availableParallelism()} cores, ${(os.totalmem() / GB).toFixed(1)} GB RAM, temp folder ${tmp}${quick ? ' (--quick)' : ''}`);
     results.activation = activationCheck();
@@ -80,15 +92,20 @@ async function main(): Promise<void> {
     if (sections.has('zoo')) await zooSection(results, tmp, sizes);
     if (sections.has('ckpt')) await checkpointSection(results, tmp, sizes);
     if (sections.has('big')) results.big = await bigModel(tmp, sizes);
+    if (sections.has('analyses')) await analysesSection(results, tmp, sizes);
   } finally {
     cleanup();
   }
+  await finish(results, checkTargets(results), jsonFile, started, renderReport);
+}
+
+/** Records the targets and total time, writes the raw numbers and prints the report. */
+async function finish(results: Record<string, unknown>, targets: Target[], jsonFile: string, started: number, render: (res: Num, targets: Target[]) => string): Promise<void> {
   results.totalMs = Date.now() - started;
-  const targets = checkTargets(results);
   results.targets = targets;
   await fsp.mkdir(path.dirname(jsonFile), { recursive: true });
   await fsp.writeFile(jsonFile, JSON.stringify(results, null, 2) + '\n');
-  process.stdout.write(renderReport(results, targets) + '\n');
+  process.stdout.write(render(results, targets) + '\n');
   log(`raw numbers: ${path.relative(process.cwd(), jsonFile)}; total ${(Number(results.totalMs) / 60000).toFixed(1)} min`);
 }
 
@@ -98,8 +115,6 @@ async function exampleSection(results: Record<string, unknown>, tmp: string): Pr
   results.example = await child('cook', { workspace: path.join(REPO, 'examples/fashion-soup'), method: 'greedy' });
   log('image folders: the example\'s datasets as PNG folders, decoding and the same cook vs .npz');
   results.imageFolders = await child('imageFolders', { workspace: path.join(REPO, 'examples/fashion-soup') });
-  log('example: soup analyses (calibration, WiSE-FT, angles + 2-soups, learned soup)');
-  results.exampleAnalyses = await child('analyses', { workspace: path.join(REPO, 'examples/fashion-soup') });
 
   log(`trackers: scan of ${TRACKER_RUNS} TensorBoard runs of ${TRACKER_SCALARS} scalars each`);
   const trackers = await generateTrackerZoo(path.join(tmp, 'trackers'), TRACKER_RUNS, TRACKER_SCALARS);
@@ -136,13 +151,6 @@ async function zooSection(results: Record<string, unknown>, tmp: string, sizes: 
 
   log(`naive greedy loop (new session from a re-serialised model per candidate), K = ${sizes.naiveK}`);
   results.naive = await child('naive', { workspace: zoo.dir, k: sizes.naiveK, sizes: sizes.zoo });
-  // The zoo has no pretrained model: its last run stands in for θ0 (the weights' cost is the same).
-  const zooAnalyses: Record<string, unknown>[] = [];
-  for (const k of sizes.ks.filter((x) => x < maxK)) {
-    log(`zoo: soup analyses, K = ${k}`);
-    zooAnalyses.push(await child('analyses', { workspace: zoo.dir, k, pretrained: path.join(zoo.dir, zoo.runIds[maxK - 1], 'model.onnx'), learnedBudget: 20 }));
-  }
-  results.zooAnalyses = zooAnalyses;
   await fsp.rm(zoo.dir, { recursive: true, force: true });
 }
 
@@ -177,6 +185,33 @@ async function checkpointSection(results: Record<string, unknown>, tmp: string, 
     await fsp.rm(zoo.dir, { recursive: true, force: true });
   }
   results.checkpointZoo = runs;
+}
+
+/**
+ * 5. Each soup analysis alone on the example, then on a zoo of the larger model for every K (its
+ * own zoo, so that `--only analyses` runs it alone; the runtime base RSS of scenario 2 is measured
+ * when that did not run). The zoo has no pretrained model: one more fine-tune of its recipe,
+ * outside the runs, stands in for θ0 (streaming its weights costs the same).
+ */
+async function analysesSection(results: Record<string, unknown>, tmp: string, sizes: Sizes): Promise<void> {
+  const load = () => `load average ${os.loadavg()[0].toFixed(1)} on ${os.availableParallelism()} cores`;
+  log(`example: soup analyses (calibration, WiSE-FT, angles + 2-soups, learned soup), each in its own process (${load()})`);
+  results.exampleAnalyses = await analysesSuite(child, { workspace: path.join(REPO, 'examples/fashion-soup') });
+  const graph = mlpGraph(sizes.zoo);
+  const maxK = Math.max(...sizes.ks);
+  const bytes = parameterCount(graph) * 4;
+  await ensureDisk(tmp, (maxK + 1) * bytes, 'the generated zoo');
+  log(`analyses zoo: writing ${maxK} ingredients and a stand-in θ0 of ${(parameterCount(graph) / 1e6).toFixed(1)} M parameters (${(bytes / MB).toFixed(0)} MB each)`);
+  const zoo = await generateZoo(path.join(tmp, 'analyses-zoo'), { sizes: sizes.zoo, k: maxK, external: false, heldoutN: sizes.zooHeldout, seed: 1, batchSize: sizes.zooHeldout });
+  const pretrained = await writePretrainedStandIn(path.join(tmp, 'analyses-theta0/model.onnx'), graph, 1, maxK);
+  results.baseline ??= await child('baseline', { workspace: zoo.dir });
+  const runs: Record<string, unknown>[] = [];
+  for (const k of sizes.ks) {
+    log(`zoo: soup analyses, K = ${k}, each in its own process (${load()})`);
+    runs.push({ ...(await analysesSuite(child, { workspace: zoo.dir, k, pretrained, learnedBudget: 20 })), loadAverage: os.loadavg() });
+  }
+  results.zooAnalyses = runs;
+  await fsp.rm(zoo.dir, { recursive: true, force: true });
 }
 
 /** 3. A model over 2 GB with external data. */
@@ -355,6 +390,8 @@ function checkTargets(res: Num): Target[] {
     detail: `${(num(tr?.scanMs) / 1000).toFixed(2)} s (${num(tr?.msPerRun).toFixed(1)} ms per run, ${(num(tr?.eventBytes) / MB).toFixed(0)} MB of event files); longest event-loop block ${num(tr?.maxEventLoopBlockMs).toFixed(0)} ms (p99 ${num(tr?.p99EventLoopBlockMs).toFixed(0)} ms); wrong values: ${tr?.wrong}`,
   });
 
+  if (res.zooAnalyses) targets.push(analysesTarget(res));
+
   const act = res.activation as Num;
   targets.push({
     name: 'Extension host never loads onnxruntime',
@@ -501,14 +538,13 @@ function renderReport(res: Num, targets: Target[]): string {
     lines.push('');
   }
 
-  lines.push('### Targets');
+  lines.push(...analysesReport(res, table));
   lines.push('');
-  lines.push(table(['target', 'met', 'measured'], targets.map((t) => [t.name, t.met ? 'yes' : 'NO', t.detail])));
+  lines.push(targetsTable(targets));
   const act = res.activation as Num;
   lines.push('');
   if (act) lines.push(`Activation: dist/extension.js is ${(num(act.bytes) / 1000).toFixed(0)} kB and does not require onnxruntime (${act.mentionsOnnxruntime ? 'but MENTIONS it' : 'not even mentioned'}); only the background worker loads it.`);
   lines.push(`Total benchmark time: ${(num(res.totalMs) / 60000).toFixed(1)} min.`);
-  lines.push(...analysesReport(res));
   return lines.join('\n');
 }
 
@@ -532,6 +568,10 @@ function exampleReport(ex: Num): string[] {
   lines.push(`Forward passes: ${JSON.stringify(p.passesPerDataset)}; ${p.averagePasses} averaging passes; ${p.sessions} onnxruntime session; peak RSS ${(num(ex.maxRssBytes) / MB).toFixed(0)} MB.`);
   lines.push('');
   return lines;
+}
+
+function targetsTable(targets: Target[]): string {
+  return ['### Targets', '', table(['target', 'met', 'measured'], targets.map((t) => [t.name, t.met ? 'yes' : 'NO', t.detail]))].join('\n');
 }
 
 /** Throughput of one averaging, as a fraction of the run's memcpy and of one timed in its process. */
@@ -572,18 +612,3 @@ main().catch((err) => {
   process.stderr.write(`[bench] error: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });
-
-/** What each soup analysis costs: on the example and on the generated zoo per K (peak RSS flat in K). */
-function analysesReport(res: Num): string[] {
-  const runs = [['example', res.exampleAnalyses], ...((res.zooAnalyses ?? []) as Num[]).map((r) => ['zoo', r])] as [string, Num | undefined][];
-  const rows: string[][] = [];
-  for (const [where, r] of runs) {
-    if (!r) continue;
-    for (const [id, a] of Object.entries((r.analyses ?? {}) as Record<string, Num>)) {
-      const cost = (a.cost ?? {}) as Num;
-      rows.push([where, String(r.k), `${(num(r.parameters) / 1e6).toFixed(2)} M`, id, (num(a.wallMs) / 1000).toFixed(1), String(cost.forwardPasses ?? '-'), String(cost.weightMixes ?? '-'), (num(r.maxRssBytes) / MB).toFixed(0)]);
-    }
-  }
-  if (rows.length === 0) return [];
-  return ['', '### Soup analyses (each alone, after the cook\'s own passes)', '', table(['workspace', 'K', 'parameters', 'analysis', 's', 'forward passes', 'weight mixes', 'peak RSS MB'], rows)];
-}
