@@ -37,18 +37,20 @@ export function allocExampleStats(n: number): ExampleStats {
  * softmax is taken among those classes only (see {@link ExampleStats}).
  */
 export function fillExampleStats(into: ExampleStats, at: number, logits: ArrayLike<number>, count: number, classes: number, labels: ArrayLike<number>, temperature = 1, subset?: readonly number[]): void {
-  const scored = subset ?? Array.from({ length: classes }, (_, c) => c);
+  const scored = subset ?? Int32Array.from({ length: classes }, (_, c) => c);
+  const m = scored.length;
   for (let i = 0; i < count; i++) {
     const off = i * classes;
     // The prediction is read from the raw logits, so a temperature never changes it.
     const pred = predictedClass(logits, off, classes, subset);
     const max = logits[off + pred] / temperature;
     let sum = 0;
-    for (const c of scored) sum += Math.exp(logits[off + c] / temperature - max);
+    for (let j = 0; j < m; j++) sum += Math.exp(logits[off + scored[j]] / temperature - max);
     const lse = max + Math.log(sum);
     const y = labels[at + i];
     let brier = 0;
-    for (const c of scored) {
+    for (let j = 0; j < m; j++) {
+      const c = scored[j];
       const p = Math.exp(logits[off + c] / temperature - lse);
       const d = c === y ? p - 1 : p;
       brier += d * d;
