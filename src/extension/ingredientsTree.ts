@@ -4,7 +4,8 @@ import type { WorkspaceScan } from '../engine/discovery/scanResult';
 import { GroupNode } from './treeNodes/groupNode';
 import { MessageNode } from './treeNodes/messageNode';
 import { PretrainedNode } from './treeNodes/pretrainedNode';
-import { RunNode, shortRunLabels } from './treeNodes/runNode';
+import { RunNode } from './treeNodes/runNode';
+import { shortRunLabels } from '../shared/runLabels';
 import type { TreeNode } from './treeNodes/treeNode';
 import type { ModelState, WorkspaceModel } from './workspaceModel';
 
