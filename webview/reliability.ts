@@ -16,7 +16,7 @@ interface Model {
 }
 
 /** One bin of the diagram: what the reliability table holds, for any dataset or the shift pool. */
-interface Bin {
+export interface Bin {
   lo: number;
   hi: number;
   count: number;
@@ -84,18 +84,18 @@ function reliabilityTable(dataset: string, models: Model[], bins: Bin[][]): HTML
 }
 
 /**
- * The shift sets pooled bin by bin, each shift weighted equally (as the shift average weighs
- * them): a bin's accuracy and confidence are means over its examples with weight 1/n of their set.
+ * Reliability tables of several datasets pooled bin by bin, each dataset weighted equally (as
+ * the shift average weighs the shifts): a bin's accuracy and confidence are means over its
+ * examples, each with weight 1/n of its dataset.
  */
-export function pooledShiftBins(cal: CalibrationAnalysis, model: string, shifts: string[]): Bin[] {
-  const per = shifts.map((s) => cal.models[model]?.datasets[s]).filter((d) => d !== undefined);
-  if (per.length === 0) return [];
-  return per[0].reliability.map((first: ReliabilityBin, b) => {
+export function poolBins(sets: readonly { n: number; reliability: readonly ReliabilityBin[] }[]): Bin[] {
+  if (sets.length === 0) return [];
+  return sets[0].reliability.map((first, b) => {
     let mass = 0;
     let correct = 0;
     let conf = 0;
     let count = 0;
-    for (const d of per) {
+    for (const d of sets) {
       const bin = d.reliability[b];
       if (!bin || d.n === 0) continue;
       mass += bin.count / d.n;
@@ -105,6 +105,10 @@ export function pooledShiftBins(cal: CalibrationAnalysis, model: string, shifts:
     }
     return { lo: first.lo, hi: first.hi, count, meanConf: mass > 0 ? conf / mass : null, acc: mass > 0 ? correct / mass : null };
   });
+}
+
+function pooledShiftBins(cal: CalibrationAnalysis, model: string, shifts: string[]): Bin[] {
+  return poolBins(shifts.flatMap((s) => cal.models[model]?.datasets[s] ?? []));
 }
 
 /** Datasets every model has a reliability table for: held-out, test, then the shifts in report order. */
