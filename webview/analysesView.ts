@@ -5,7 +5,7 @@ import { analysisSection, dataTable, el } from './analysisDom';
 import { chartFigure } from './chartFigure';
 import { angleHeatmap, angleTable } from './heatmap';
 import { reliabilityFigure } from './reliability';
-import { barChart, paddedRange, xyChart, type XYSeries } from './svgCharts';
+import { barChart, decimalsFor, paddedRange, xyChart, type XYSeries } from './svgCharts';
 
 // The analyses of a soup (report.analyses, issue 11) in the results panel: a section per
 // analysis with its summary tables, and each chart with a "Table view" toggle to a table of the
@@ -100,7 +100,7 @@ function wiseFt(w: WiseFtAnalysis): HTMLElement {
   const chart = xyChart(
     'WiSE-FT: held-out accuracy against shift-average accuracy as α goes from 0 (the pretrained model) to 1, one curve per endpoint.',
     series,
-    { x: paddedRange(all.map((p) => p.x)), y: paddedRange(all.map((p) => p.y)), xLabel: 'held-out accuracy', yLabel: 'shift-average accuracy', xFormat: (v) => formatPercent(v, 0), yFormat: (v) => formatPercent(v, 0) },
+    { x: paddedRange(all.map((p) => p.x)), y: paddedRange(all.map((p) => p.y)), xLabel: 'held-out accuracy', yLabel: 'shift-average accuracy', xFormat: percentTick, yFormat: percentTick },
     start ? [{ x: start.x, y: start.y, text: 'pretrained (α = 0)' }] : [],
   );
   s.appendChild(chartFigure('Held-out against shift average', 'Each curve runs from the pretrained model (α = 0) to its endpoint (α = 1) in steps of 0.1: the WiSE-FT paper’s figure. Up and to the right is better.', chart, table).figure);
@@ -140,7 +140,7 @@ function angles(g: AnglesAnalysis, labels: Map<string, string>): HTMLElement {
   const chart = xyChart(
     `Angle against the gain of the 2-ingredient soup over the pair's mean accuracy, ${evaluated.length} pairs, for ${keys.map((k) => gainName(k.key)).join(', ')}.`,
     series,
-    { x: paddedRange(all.map((p) => p.x)), y, xLabel: 'angle (degrees)', yLabel: 'gain (pp)', xFormat: (v) => `${formatDecimal(v, 0)}°`, yFormat: (v) => formatDecimal(v * 100, Math.abs(y[1] - y[0]) < 0.05 ? 1 : 0), zeroY: true },
+    { x: paddedRange(all.map((p) => p.x)), y, xLabel: 'angle (degrees)', yLabel: 'gain (pp)', xFormat: (v, step) => `${formatDecimal(v, step === undefined ? 1 : decimalsFor(step))}°`, yFormat: (v, step) => formatDecimal(v * 100, step === undefined ? 1 : decimalsFor(step * 100)), zeroY: true },
   );
   s.appendChild(chartFigure('Angle against 2-soup gain', 'Each pair appears once per dataset: the seed review’s figure. Above the dashed line the 2-soup beats the mean of its two ingredients.', chart, table).figure);
   return s;
@@ -170,6 +170,11 @@ function learnedWeights(id: string, title: string, weights: Record<string, numbe
   );
   s.appendChild(chartFigure('Mixing weights', 'softmax(z): the share of each ingredient in the learned soup; 0 leaves it out.', chart, table).figure);
   return s;
+}
+
+/** An accuracy: a tick with the decimals its step needs, a point with two. */
+function percentTick(v: number, step?: number): string {
+  return formatPercent(v, step === undefined ? 2 : decimalsFor(step * 100));
 }
 
 function endpointName(endpoint: string): string {

@@ -3,7 +3,7 @@ import type { CalibrationAnalysis, ReliabilityBin } from '../src/shared/webviewP
 import { dataTable, el } from './analysisDom';
 import { chartFigure } from './chartFigure';
 import type { MarkerShape } from './svg';
-import { xyChart, type XYSeries } from './svgCharts';
+import { decimalsFor, xyChart, type XYSeries } from './svgCharts';
 
 /** The pooled shift sets' key in the dataset picker (no dataset has this name: shift names are plain words). */
 const SHIFT_AVG = ' shift average';
@@ -61,8 +61,8 @@ export function reliabilityFigure(cal: CalibrationAnalysis, models: Model[]): HT
       y: [0, 1],
       xLabel: 'confidence',
       yLabel: 'accuracy',
-      xFormat: (v) => formatDecimal(v, 1),
-      yFormat: (v) => formatDecimal(v, 1),
+      xFormat: (v, step) => formatDecimal(v, step === undefined ? 3 : decimalsFor(step)),
+      yFormat: (v, step) => formatDecimal(v, step === undefined ? 3 : decimalsFor(step)),
       diagonal: true,
     });
     fig.show(chart, reliabilityTable(datasetName(key), models, bins));

@@ -22,8 +22,9 @@ export interface XYAxes {
   y: [number, number];
   xLabel: string;
   yLabel: string;
-  xFormat: (v: number) => string;
-  yFormat: (v: number) => string;
+  /** Formats a value: a tick (with the ticks' `step`, to show as many decimals as it needs) or a point (no step). */
+  xFormat: (v: number, step?: number) => string;
+  yFormat: (v: number, step?: number) => string;
   /** The y = x diagonal (perfect calibration). */
   diagonal?: boolean;
   /** A rule at y = 0 (no gain). */
@@ -57,11 +58,13 @@ export function xyChart(label: string, series: XYSeries[], axes: XYAxes, notes: 
   const sx = (v: number) => LEFT + ((v - axes.x[0]) / (axes.x[1] - axes.x[0] || 1)) * PLOT_W;
   const sy = (v: number) => TOP + PLOT_H - ((v - axes.y[0]) / (axes.y[1] - axes.y[0] || 1)) * PLOT_H;
   const bottom = TOP + PLOT_H;
-  for (const t of niceTicks(axes.x[0], axes.x[1])) {
-    svg.append(svgEl('line', { x1: sx(t), y1: TOP, x2: sx(t), y2: bottom, class: 'grid' }), svgText(axes.xFormat(t), sx(t), bottom + 14, { 'text-anchor': 'middle', class: 'tick' }));
+  const xTicks = niceTicks(axes.x[0], axes.x[1]);
+  for (const t of xTicks.values) {
+    svg.append(svgEl('line', { x1: sx(t), y1: TOP, x2: sx(t), y2: bottom, class: 'grid' }), svgText(axes.xFormat(t, xTicks.step), sx(t), bottom + 14, { 'text-anchor': 'middle', class: 'tick' }));
   }
-  for (const t of niceTicks(axes.y[0], axes.y[1])) {
-    svg.append(svgEl('line', { x1: LEFT, y1: sy(t), x2: LEFT + PLOT_W, y2: sy(t), class: 'grid' }), svgText(axes.yFormat(t), LEFT - 6, sy(t) + 3.5, { 'text-anchor': 'end', class: 'tick' }));
+  const yTicks = niceTicks(axes.y[0], axes.y[1]);
+  for (const t of yTicks.values) {
+    svg.append(svgEl('line', { x1: LEFT, y1: sy(t), x2: LEFT + PLOT_W, y2: sy(t), class: 'grid' }), svgText(axes.yFormat(t, yTicks.step), LEFT - 6, sy(t) + 3.5, { 'text-anchor': 'end', class: 'tick' }));
   }
   svg.appendChild(svgEl('rect', { x: LEFT, y: TOP, width: PLOT_W, height: PLOT_H, class: 'frame' }));
   svg.appendChild(svgText(axes.xLabel, LEFT + PLOT_W / 2, bottom + 32, { 'text-anchor': 'middle', class: 'axis-title' }));
@@ -120,15 +123,21 @@ export function barChart(label: string, bars: { label: string; title: string; va
   return svg;
 }
 
-/** About five round tick values inside [lo, hi] (steps of 1, 2, 2.5 or 5 times a power of ten). */
-export function niceTicks(lo: number, hi: number, count = 5): number[] {
-  if (!(hi > lo)) return [lo];
+/** About five round tick values inside [lo, hi], `step` apart (1, 2 or 5 times a power of ten). */
+export function niceTicks(lo: number, hi: number, count = 5): { values: number[]; step: number } {
+  if (!(hi > lo)) return { values: [lo], step: 1 };
   const raw = (hi - lo) / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = ([1, 2, 2.5, 5, 10].find((m) => m * mag >= raw) ?? 10) * mag;
-  const out: number[] = [];
-  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toFixed(12)));
-  return out;
+  const step = ([1, 2, 5, 10].find((m) => m * mag >= raw) ?? 10) * mag;
+  const values: number[] = [];
+  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) values.push(Number(v.toFixed(12)));
+  return { values, step };
+}
+
+/** The decimals that show every multiple of `step` exactly (0 for 5, 1 for 0.2, 2 for 0.05). */
+export function decimalsFor(step: number): number {
+  for (let d = 0; d < 8; d++) if (Math.abs(Math.round(step * 10 ** d) - step * 10 ** d) < 1e-6) return d;
+  return 8;
 }
 
 /** [min, max] of the values with a 6 % margin each side (a point never sits on the frame). */
