@@ -531,7 +531,8 @@ export const STEPS = [
       if (!/on rotate:/.test(label ?? '')) throw new Error(`after picking "rotate" the reliability diagram says "${label}"`);
       await picker.selectOption({ label: 'test' });
       ctx.log(`analyses: ${EXPECTED_ANALYSES.join(', ')}; heatmap table ${shown.rows} rows; reliability datasets ${options.length}`);
-      // A tall viewport, so each section fits in the picture whole.
+      // A tall viewport, so each section fits in the picture whole; no focus ring in the pictures.
+      await body.evaluate(() => document.activeElement instanceof HTMLElement && document.activeElement.blur());
       await page.setViewportSize({ width: VIEWPORT.width, height: 1900 });
       try {
         await page.waitForTimeout(500);
