@@ -57,9 +57,8 @@ export function reliabilityFigure(cal: CalibrationAnalysis, models: Model[]): HT
       points: bins[i].flatMap((b) => (b.meanConf === null || b.acc === null ? [] : [{ x: b.meanConf, y: b.acc, name: `bin ${formatDecimal(b.lo, 2)}–${formatDecimal(b.hi, 2)}, ${b.count} examples` }])),
     }));
     const chart = xyChart(`Reliability diagram on ${datasetName(key)}: accuracy against confidence per bin for ${models.map((m) => m.label).join(', ')}. ECE: ${eces}.`, series, {
-      // A margin, so that a bin at accuracy 0 or 1 shows its whole marker.
-      x: [-0.03, 1.03],
-      y: [-0.03, 1.03],
+      x: [0, 1],
+      y: [0, 1],
       xLabel: 'confidence',
       yLabel: 'accuracy',
       xFormat: (v, step) => formatDecimal(v, step === undefined ? 3 : decimalsFor(step)),

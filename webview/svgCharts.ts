@@ -86,7 +86,8 @@ export function xyChart(label: string, series: XYSeries[], axes: XYAxes, notes: 
     for (const p of s.points) {
       const m = marker(s.shape, sx(p.x), sy(p.y), 4, `mark ${s.colour}`);
       m.appendChild(svgTitle(`${s.label}, ${p.name}: ${axes.xLabel} ${axes.xFormat(p.x)}, ${axes.yLabel} ${axes.yFormat(p.y)}`));
-      plot.appendChild(m);
+      // Not clipped: a point on the frame (a bin at accuracy 0) shows its whole marker.
+      svg.appendChild(m);
     }
   }
   for (const n of notes) {
