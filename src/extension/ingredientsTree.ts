@@ -5,7 +5,8 @@ import { DATASET_FORMS } from './datasetForms';
 import { GroupNode } from './treeNodes/groupNode';
 import { MessageNode } from './treeNodes/messageNode';
 import { PretrainedNode } from './treeNodes/pretrainedNode';
-import { RunNode, shortRunLabels } from './treeNodes/runNode';
+import { RunNode } from './treeNodes/runNode';
+import { shortRunLabels } from '../shared/runLabels';
 import type { TreeNode } from './treeNodes/treeNode';
 import type { ModelState, WorkspaceModel } from './workspaceModel';
 
