@@ -79,6 +79,9 @@ describe('recook: a soup cooked again from its report.json', function () {
       assert.deepEqual(counts(report), counts(original.report));
       assert.ok(existsSync(path.join(out, 'again', 'soup.onnx')));
       assert.equal(report.name, 'again');
+      // Bad usage exits 2, as for cook.
+      assert.equal(runCli(['recook']).code, 2);
+      assert.equal(runCli(['recook', original.dir, '--method', 'uniform']).code, 2);
     } finally {
       await fsp.rm(out, { recursive: true, force: true });
     }
