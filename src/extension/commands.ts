@@ -68,6 +68,7 @@ export function registerCommands(s: CommandServices): vscode.Disposable[] {
     }),
     // A soup node, a soup folder (the results panel's button) or a pick: cooked again in the worker.
     reg('recook', async (arg?: unknown) => {
+      if (!isTrusted()) return void explainRestrictedMode();
       const dir = soupDirOf(arg) ?? (await pickSoup(s.model, s.methodLabel));
       return dir ? s.cooks.recook(dir) : undefined;
     }),
