@@ -10,6 +10,7 @@ import { modelRows } from './rows';
 import { buildTable } from './table';
 import { trajectoryTable } from './trajectoryTable';
 import { readPalette } from './theme';
+import { recookButton } from './recookButton';
 import { vscodeApi } from './vscodeApi';
 
 provideVSCodeDesignSystem().register(vsCodeButton(), vsCodeDataGrid(), vsCodeDataGridRow(), vsCodeDataGridCell(), vsCodeDivider());
@@ -114,7 +115,7 @@ function actions(): HTMLElement {
     b.addEventListener('click', () => vscodeApi.postMessage({ type }));
     return b;
   };
-  bar.append(button(`Reveal ${SOUP_MODEL_FILE}`, 'revealModel', 'primary'), button(`Open ${REPORT_FILE}`, 'openReport', 'secondary'), button('Copy member list', 'copyMembers', 'secondary'));
+  bar.append(button(`Reveal ${SOUP_MODEL_FILE}`, 'revealModel', 'primary'), button(`Open ${REPORT_FILE}`, 'openReport', 'secondary'), button('Copy member list', 'copyMembers', 'secondary'), recookButton());
   return bar;
 }
 

@@ -1,13 +1,15 @@
 import * as path from 'node:path';
-import type { CookProgress } from '../engine/cookPlan';
+import type { CookOptions, CookProgress } from '../engine/cookPlan';
+import type { CookResult } from '../engine/cookSoup';
 import { cookSoup } from '../engine/cookSoup';
+import { recookSoup } from '../engine/recook';
 import { scanWorkspace } from '../engine/discovery/scanWorkspace';
 import { isCancelled, SoupError } from '../engine/errors';
 import { printable } from '../engine/safeText';
 import { formatPercent } from '../shared/format';
 import type { Metrics, SoupReport } from '../engine/report';
 import { REPORT_FILE, SOUP_MODEL_FILE, SOUP_WEIGHTS_FILE } from '../engine/report';
-import { DEFAULT_OUTPUT } from '../engine/config';
+import { DEFAULT_OUTPUT, defaultConfig } from '../engine/config';
 import { soupMethodIds } from '../engine/soups/catalogue';
 import type { ParsedArgs } from './args';
 import { flagValue, parseArgs, UsageError } from './args';
@@ -23,10 +25,15 @@ const USAGE = `Usage:
   model-soup scan [DIR] [config overrides] [--json]
   model-soup cook [DIR] [--method ${soupMethodIds().join('|')}] [--name NAME] [--ingredients ID,ID,...]
                   [config overrides] [--json]
+  model-soup recook REPORT [--name NAME] [--out DIR] [--allow-changed] [limits] [--json]
 
 DIR is the workspace holding the runs and modelsoups.json (default: the current folder).
   scan   lists the runs found, best held-out accuracy first
   cook   cooks a soup into <out>/<name>/{${SOUP_MODEL_FILE},${REPORT_FILE}} (default out: ${DEFAULT_OUTPUT})
+  recook cooks the soup of REPORT (a ${REPORT_FILE} or its soup folder) again with its recorded method,
+         ingredients, options and datasets, after checking each ingredient's SHA-256; the new
+         soup goes beside the original as <name>-recook (--out DIR is relative to the current
+         folder); --allow-changed cooks even when ingredients changed (then it is no reproduction)
 
 ${CONFIG_FLAGS_USAGE}
 
@@ -44,6 +51,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (command === 'scan') return await scanCommand(parseArgs(rest, [...CONFIG_FLAGS, ...LIMIT_FLAGS], ['json']));
     if (command === 'cook') return await cookCommand(parseArgs(rest, [...CONFIG_FLAGS, ...LIMIT_FLAGS, 'method', 'name', 'ingredients'], ['json']));
+    if (command === 'recook') return await recookCommand(parseArgs(rest, [...LIMIT_FLAGS, 'name', 'out'], ['json', 'allow-changed']));
     throw new UsageError(`unknown command "${command}"`);
   } catch (err) {
     if (err instanceof UsageError) {
@@ -103,17 +111,42 @@ async function cookCommand(args: ParsedArgs): Promise<number> {
   const method = flagValue(args, 'method') ?? 'greedy';
   if (!soupMethodIds().includes(method)) throw new UsageError(`unknown method "${method}" (known: ${soupMethodIds().join(', ')})`);
   const ingredients = flagValue(args, 'ingredients')?.split(',').map((s) => s.trim()).filter(Boolean);
+  return withCookSession(args, (opts) => cookSoup({ workspace, config, method, ingredients, name: flagValue(args, 'name') }, opts));
+}
 
+async function recookCommand(args: ParsedArgs): Promise<number> {
+  if (args.positionals.length !== 1) throw new UsageError(`recook takes one report.json (or soup folder), got ${args.positionals.length}`);
+  const out = flagValue(args, 'out');
+  // Limits come from the user's flags only, as for a cook (never from the report).
+  const limits = applyLimitFlags(defaultConfig(), args);
+  return withCookSession(args, async (opts) => {
+    const result = await recookSoup(
+      {
+        report: path.resolve(args.positionals[0]),
+        name: flagValue(args, 'name'),
+        outDir: out === undefined ? undefined : path.resolve(out),
+        allowChanged: args.flags.has('allow-changed'),
+        limits: { allowedRoots: limits.allowedRoots, maxDatasetMB: limits.maxDatasetMB },
+      },
+      opts,
+    );
+    for (const c of result.changed) process.stderr.write(printable(`model-soup: warning: cooked with a changed ingredient ${c.id} (${c.file}: ${c.problem})`) + '\n');
+    return result;
+  });
+}
+
+/**
+ * Runs one cook with Ctrl-C cancelling it and progress on stderr, then prints the report
+ * (`--json`) or the results table.
+ */
+async function withCookSession(args: ParsedArgs, cook: (opts: CookOptions) => Promise<CookResult>): Promise<number> {
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const bar = new ProgressLine();
   try {
-    const { report, dir } = await cookSoup(
-      { workspace, config, method, ingredients, name: flagValue(args, 'name') },
-      { signal: controller.signal, onProgress: (p) => bar.update(p) },
-    );
+    const { report, dir } = await cook({ signal: controller.signal, onProgress: (p) => bar.update(p) });
     bar.done();
     if (args.flags.has('json')) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else process.stdout.write(renderReport(report, path.relative(process.cwd(), dir) || dir) + '\n');

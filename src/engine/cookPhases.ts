@@ -26,7 +26,7 @@ import { LogitEnsemble, metricsFromCorrect } from './evaluate/metrics';
 import type { OnnxModelInfo } from './formats/onnxModel';
 import { writePatchedModel } from './formats/onnxWrite';
 import type { Baseline, DatasetInfo, IngredientReport, Metrics, SoupReport } from './report';
-import { REPORT_FILE, REPORT_SCHEMA, SOUP_MODEL_FILE, SOUP_WEIGHTS_FILE } from './report';
+import { recordedConfig, REPORT_FILE, REPORT_SCHEMA, SOUP_MODEL_FILE, SOUP_WEIGHTS_FILE } from './report';
 import type { SoupMethodDescriptor } from './soups/catalogue';
 import type { HeldoutScorer, MethodOptionValue, SoupIngredient, SoupMethod, SoupOutcome } from './soups/method';
 import type { WeightSet } from './soups/weights';
@@ -444,6 +444,7 @@ export function buildReport(p: ReportParts): SoupReport {
     baselines: { bestIndividual: p.evaluation.bestIndividual, uniform: p.soup.uniform, ensemble: p.evaluation.ensemble },
     timingsMs: p.timings,
     analyses: p.analyses,
+    recipe: { config: recordedConfig(cfg) },
   };
 }
 
@@ -532,7 +533,8 @@ function externalFiles(model: OnnxModelInfo): string[] {
   return [...new Set(model.weights.flatMap((w) => (w.data.kind === 'external' ? [w.data.file] : [])))];
 }
 
-async function fingerprint(file: string): Promise<FileFingerprint> {
+/** Size, time and SHA-256 of `file`, read as a stream. */
+export async function fingerprint(file: string): Promise<FileFingerprint> {
   const st = await fsp.stat(file);
   const hash = createHash('sha256');
   await new Promise<void>((resolve, reject) => {

@@ -40,7 +40,7 @@ export interface CookResult {
  * for checkpoint soups) atomically into `<output>/<name>/`. Ingredient files are only read. On abort it throws CANCELLED and leaves
  * no output. Each step is a phase of cookPhases.ts.
  */
-export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<CookResult> {
+export async function cookSoup(plan: CookPlan, opts: CookOptions & { onChosen?: (chosen: ChosenIngredients) => void } = {}): Promise<CookResult> {
   const { signal } = opts;
   const method = getSoupMethod(plan.method);
   const config = plan.config;
@@ -53,6 +53,8 @@ export async function cookSoup(plan: CookPlan, opts: CookOptions = {}): Promise<
   // A folder that cannot take the soup fails now, not after the whole cook.
   await checkOutputWritable(outRoot);
   const chosen = await chooseIngredients(plan, method, run);
+  // A re-cook refuses here when the scan no longer offers what the original cook chose.
+  opts.onChosen?.(chosen);
   return cookChosen(plan, chosen, clock, { ...opts, outRoot });
 }
 

@@ -1,4 +1,4 @@
-import type { ExecutionDevice, GreedyComparison } from './config';
+import type { ExecutionDevice, GreedyComparison, SoupConfig } from './config';
 import type { Analyses } from './analyses/types';
 import type { HParamValue, MetricsSource, RunLayout, RunStatus } from './discovery/runRecord';
 
@@ -139,4 +139,25 @@ export interface SoupReport {
   timingsMs: Record<string, number>;
   /** Schema @2: the soup analyses that ran (calibration, WiSE-FT, angles, learned) and the ones skipped. */
   analyses?: Analyses;
+  /** What `recook` needs beyond the fields above; absent in reports written before re-cook. */
+  recipe?: CookRecipe;
+}
+
+/**
+ * How the soup was cooked, as a re-cook reads it back: the config after every override (file,
+ * CLI flags, settings), paths as written (workspace-relative). The ingredients are
+ * `baselines.ensemble.members`, in the order the method considered them.
+ */
+export interface CookRecipe {
+  /** `modelsoups.json` keys only: the user's own limits (allowedRoots, maxDatasetMB) are never recorded. */
+  config: RecordedConfig;
+}
+
+/** The config as a report records it (and a re-cook validates it again, like a modelsoups.json). */
+export type RecordedConfig = Omit<SoupConfig, 'allowedRoots' | 'maxDatasetMB'>;
+
+/** The recorded part of `config`: everything but the limits only a user may set. */
+export function recordedConfig(config: SoupConfig): RecordedConfig {
+  const { allowedRoots: _roots, maxDatasetMB: _mb, ...recorded } = config;
+  return recorded;
 }

@@ -66,6 +66,12 @@ export function registerCommands(s: CommandServices): vscode.Disposable[] {
       const model = soup?.status === 'ok' ? soup.modelPath : path.join(dir, SOUP_MODEL_FILE);
       await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(model));
     }),
+    // A soup node, a soup folder (the results panel's button) or a pick: cooked again in the worker.
+    reg('recook', async (arg?: unknown) => {
+      if (!isTrusted()) return void explainRestrictedMode();
+      const dir = soupDirOf(arg) ?? (await pickSoup(s.model, s.methodLabel));
+      return dir ? s.cooks.recook(dir) : undefined;
+    }),
     reg('openReport', async (arg?: unknown) => {
       const dir = soupDirOf(arg) ?? (await pickSoup(s.model, s.methodLabel));
       if (dir) await vscode.window.showTextDocument(vscode.Uri.file(path.join(dir, REPORT_FILE)));

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { DEFAULT_OUTPUT, readRawConfig, resolveConfig, type ConfigOverride, type SoupConfig } from '../engine/config';
+import { DEFAULT_OUTPUT, defaultConfig, readRawConfig, resolveConfig, type ConfigOverride, type SoupConfig } from '../engine/config';
 import { overridesFromSettings, SETTINGS_SECTION } from './settingsOverrides';
 
 /** The user's `modelSoups.*` settings that are set, as overrides of `modelsoups.json` keys. */
@@ -38,6 +38,12 @@ function applyLimits(config: SoupConfig, scope?: vscode.Uri): SoupConfig {
   config.allowedRoots = Array.isArray(roots) ? roots.filter((r): r is string => typeof r === 'string' && path.isAbsolute(r)) : [];
   if (typeof maxMB === 'number' && Number.isFinite(maxMB) && maxMB > 0) config.maxDatasetMB = maxMB;
   return config;
+}
+
+/** The user's limits alone: a re-cook takes its config from the report and only these from the settings. */
+export function userLimits(scope?: vscode.Uri): Pick<SoupConfig, 'allowedRoots' | 'maxDatasetMB'> {
+  const { allowedRoots, maxDatasetMB } = applyLimits(defaultConfig(), scope);
+  return { allowedRoots, maxDatasetMB };
 }
 
 /** The output folder when `modelsoups.json` cannot be used: the setting's, else the default. */

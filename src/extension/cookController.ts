@@ -5,7 +5,8 @@ import { resolveInWorkspace } from '../engine/config';
 import { defaultSoupName, type CookPhase, type CookProgress } from '../engine/cookPlan';
 import { formatGain, formatPercent } from '../shared/format';
 import type { IngredientsTree } from './ingredientsTree';
-import type { JobOutcome, JobRunner } from './jobRunner';
+import { userLimits } from './config';
+import type { JobOptions, JobOutcome, JobRunner } from './jobRunner';
 import type { SoupsTree } from './soupsTree';
 import { explainRestrictedMode, isTrusted } from './trust';
 import type { WorkspaceModel } from './workspaceModel';
@@ -73,44 +74,74 @@ export class CookController implements vscode.Disposable {
    * Resolves when the job has ended; never rejects (failures are shown and returned).
    */
   async cook(method: string, ingredients?: string[]): Promise<CookOutcome> {
-    const refuse = (reason: string): CookOutcome => {
-      this.last = { status: 'notStarted', reason };
-      return this.last;
-    };
-    if (!isTrusted()) {
-      void explainRestrictedMode();
-      return refuse('untrusted workspace');
-    }
-    if (this.job) {
-      const busy = `a soup is already cooking (${this.job.name}). Cancel it first or wait for it to finish.`;
-      this.log.warn(`cook ${method} refused: ${busy}`);
-      void vscode.window.showInformationMessage(`Model Soups: ${busy}`);
-      return refuse('a job is running');
-    }
+    const refused = this.refusal(`cook ${method}`);
+    if (refused) return refused;
     if (this.model.state.kind === 'loading') await this.model.refresh();
     const state = this.model.state;
     if (state.kind !== 'ready') {
       void vscode.window.showErrorMessage(`Model Soups: cannot cook: ${state.kind === 'configError' || state.kind === 'scanError' ? state.message : 'no workspace folder is open'}`);
-      return refuse(state.kind);
+      return this.refuse(state.kind);
     }
     if (!state.config.datasets.heldout) {
       const configure = 'Configure Evaluation Data';
       void vscode.window.showWarningMessage('Model Soups: no held-out dataset is configured; greedy soup and every comparison need one.', configure).then((c) => {
         if (c === configure) void vscode.commands.executeCommand('modelSoups.configureEvaluation');
       });
-      return refuse('no evaluation data');
+      return this.refuse('no evaluation data');
     }
     if (ingredients && ingredients.length === 0) {
       void vscode.window.showWarningMessage('Model Soups: no ingredients are checked. Check at least one scored, compatible run.');
-      return refuse('no ingredients');
+      return this.refuse('no ingredients');
     }
 
     const label = this.methodLabel(method);
     const outDir = resolveInWorkspace(state.scan.workspace, state.config.output);
-    const name = uniqueName(outDir, method);
+    const name = uniqueName(outDir, defaultSoupName(method));
+    this.log.info(`job ${name}: cooking ${label} in ${state.scan.workspace}${ingredients ? ` from ${ingredients.length} checked ingredients` : ''}`);
+    return this.track(label, name, (opts) => this.runner.run({ workspace: state.scan.workspace, config: state.config, method, ingredients, name }, opts));
+  }
+
+  /**
+   * Re-cooks the soup in `soupDir` from its report (method, ingredients, options, datasets as
+   * recorded) into `<name>-recook` beside it. The worker refuses when an ingredient changed.
+   */
+  async recook(soupDir: string): Promise<CookOutcome> {
+    const original = path.basename(soupDir);
+    const refused = this.refusal(`re-cook ${original}`);
+    if (refused) return refused;
+    const soup = this.model.soups.find((x) => x.dir === soupDir);
+    const label = `${soup?.status === 'ok' ? this.methodLabel(soup.method) : 'soup'} (re-cook of ${original})`;
+    const outDir = path.dirname(soupDir);
+    const name = uniqueName(outDir, `${original}-recook`);
+    this.log.info(`job ${name}: re-cooking ${soupDir}`);
+    const limits = userLimits(this.model.workspace ? vscode.Uri.file(this.model.workspace) : undefined);
+    return this.track(label, name, (opts) => this.runner.recook({ report: soupDir, name, outDir, limits }, opts));
+  }
+
+  private refuse(reason: string): CookOutcome {
+    this.last = { status: 'notStarted', reason };
+    return this.last;
+  }
+
+  /** The refusal (shown to the user) when the workspace is untrusted or a job is running; `what` names the job in the log. */
+  private refusal(what: string): CookOutcome | undefined {
+    if (!isTrusted()) {
+      void explainRestrictedMode();
+      return this.refuse('untrusted workspace');
+    }
+    if (this.job) {
+      const busy = `a soup is already cooking (${this.job.name}). Cancel it first or wait for it to finish.`;
+      this.log.warn(`${what} refused: ${busy}`);
+      void vscode.window.showInformationMessage(`Model Soups: ${busy}`);
+      return this.refuse('a job is running');
+    }
+    return undefined;
+  }
+
+  /** Runs one job under a cancellable progress notification, then shows how it ended. */
+  private async track(label: string, name: string, launch: (opts: JobOptions) => Promise<JobOutcome>): Promise<CookOutcome> {
     const abort = new AbortController();
     this.job = { abort, name };
-    this.log.info(`job ${name}: cooking ${label} in ${state.scan.workspace}${ingredients ? ` from ${ingredients.length} checked ingredients` : ''}`);
     // The outcome of an earlier cook must not sit beside this one.
     this.ingredients.showLastCook(undefined);
     void vscode.commands.executeCommand('setContext', 'modelSoups.cooking', true);
@@ -124,20 +155,17 @@ export class CookController implements vscode.Disposable {
           const sub = token.onCancellationRequested(() => abort.abort());
           let shown = 0;
           try {
-            return await this.runner.run(
-              { workspace: state.scan.workspace, config: state.config, method, ingredients, name },
-              {
-                signal: abort.signal,
-                onProgress: (p) => {
-                  const [start, width] = PHASE_SPAN[p.phase] ?? [0, 0];
-                  const total = Math.min(100, start + (p.total > 0 ? (width * p.done) / p.total : 0));
-                  progress.report({ message: p.message, increment: Math.max(0, total - shown) });
-                  shown = Math.max(shown, total);
-                  this.log.info(`job ${name}: ${p.message}`);
-                  this.progressEmitter.fire(p);
-                },
+            return await launch({
+              signal: abort.signal,
+              onProgress: (p) => {
+                const [start, width] = PHASE_SPAN[p.phase] ?? [0, 0];
+                const total = Math.min(100, start + (p.total > 0 ? (width * p.done) / p.total : 0));
+                progress.report({ message: p.message, increment: Math.max(0, total - shown) });
+                shown = Math.max(shown, total);
+                this.log.info(`job ${name}: ${p.message}`);
+                this.progressEmitter.fire(p);
               },
-            );
+            });
           } finally {
             sub.dispose();
           }
@@ -200,9 +228,8 @@ export class CookController implements vscode.Disposable {
   }
 }
 
-/** `greedy-20250101-120000`, with a suffix if a soup of that name exists already. */
-function uniqueName(outDir: string, method: string): string {
-  const base = defaultSoupName(method);
+/** `base` (e.g. `greedy-20250101-120000`), with a suffix if a soup of that name exists already. */
+function uniqueName(outDir: string, base: string): string {
   let name = base;
   for (let i = 2; existsSync(path.join(outDir, name)); i++) name = `${base}-${i}`;
   return name;

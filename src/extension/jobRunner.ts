@@ -3,6 +3,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
 import type { CookPlan, CookProgress } from '../engine/cookPlan';
+import type { RecookRequest } from '../engine/recook';
 import type { SoupReport } from '../engine/report';
 import { isTemporaryName } from '../engine/soupIndex';
 import { assertNever } from '../shared/assertNever';
@@ -13,6 +14,12 @@ export type JobOutcome =
   | { status: 'done'; report: SoupReport; dir: string }
   | { status: 'cancelled' }
   | { status: 'failed'; code: string; message: string; file?: string };
+
+/** How a job reports and what cancels it. */
+export interface JobOptions {
+  signal: AbortSignal;
+  onProgress: (p: CookProgress) => void;
+}
 
 /** How long a worker may take to stop by itself after `cancel` before it is killed. */
 const CANCEL_GRACE_MS = 2000;
@@ -43,8 +50,18 @@ export class JobRunner {
     return this.started;
   }
 
-  run(plan: CookPlan & { name: string }, opts: { signal: AbortSignal; onProgress: (p: CookProgress) => void }): Promise<JobOutcome> {
-    const outDir = path.resolve(plan.workspace, plan.outDir ?? plan.config.output);
+  run(plan: CookPlan & { name: string }, opts: JobOptions): Promise<JobOutcome> {
+    return this.start({ type: 'cook', plan }, { name: plan.name, outDir: path.resolve(plan.workspace, plan.outDir ?? plan.config.output) }, opts);
+  }
+
+  /** Re-cooks a soup from its report (the worker checks the ingredients, then cooks). */
+  recook(request: RecookRequest & { name: string; outDir: string }, opts: JobOptions): Promise<JobOutcome> {
+    return this.start({ type: 'recook', request }, request, opts);
+  }
+
+  /** Runs `job` in a new worker; `plan` names the soup folder it writes (removed if the job does not finish). */
+  private start(job: ToWorker, plan: { name: string; outDir: string }, opts: JobOptions): Promise<JobOutcome> {
+    const { outDir } = plan;
     const outDirExisted = existsSync(outDir);
     return new Promise<JobOutcome>((resolve) => {
       let child: ChildProcess;
@@ -131,7 +148,7 @@ export class JobRunner {
         }
       });
 
-      this.send(child, { type: 'cook', plan });
+      this.send(child, job);
       if (opts.signal.aborted) onAbort();
     });
   }

@@ -149,6 +149,10 @@ class ResultsPanel implements vscode.Disposable {
         void vscode.window.showInformationMessage(`Model Soups: copied ${report.soup.members.length} member ids.`);
         return;
       }
+      case 'recook':
+        // The command runs it like any cook: in the worker, with progress and cancel.
+        await vscode.commands.executeCommand('modelSoups.recook', this.soupDir);
+        return;
       default:
         assertNever(msg, 'webview message');
     }

@@ -74,8 +74,13 @@ export interface CopyMembersMessage {
   type: 'copyMembers';
 }
 
+/** Webview -> host: cook this soup again from its report (the `modelSoups.recook` command). */
+export interface RecookMessage {
+  type: 'recook';
+}
+
 /** Everything the webview posts to the host. */
-export type WebviewToHost = ReadyMessage | RenderedMessage | RevealModelMessage | OpenReportMessage | CopyMembersMessage;
+export type WebviewToHost = ReadyMessage | RenderedMessage | RevealModelMessage | OpenReportMessage | CopyMembersMessage | RecookMessage;
 
 /** What the webview persists with `setState`; the panel serializer gets it back after a reload. */
 export interface PanelState {
@@ -90,6 +95,7 @@ export function parseWebviewToHost(raw: unknown): Parsed<WebviewToHost> {
     case 'revealModel':
     case 'openReport':
     case 'copyMembers':
+    case 'recook':
       return { ok: true, message: { type: raw.type } };
     case 'rendered':
       if (!isCount(raw.rows) || !isCount(raw.charts)) return { ok: false, problem: 'rendered: "rows" and "charts" must be counts' };

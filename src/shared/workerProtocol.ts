@@ -1,6 +1,7 @@
 import type { CookPlan, CookProgress } from '../engine/cookPlan';
 import type { SoupErrorCode } from '../engine/errors';
 import type { SoupReport } from '../engine/report';
+import type { RecookRequest } from '../engine/recook';
 import { isCount, isRecord, isStringArray, looksLikeReport, type Parsed } from './validation';
 
 // Messages between the extension host (parent) and the forked cook worker (child), sent over
@@ -13,13 +14,19 @@ export interface CookRequest {
   plan: CookPlan;
 }
 
+/** Parent -> worker: re-cook the soup of a report.json (checked, then cooked like `cook`). Sent instead of `cook`. */
+export interface RecookJobRequest {
+  type: 'recook';
+  request: RecookRequest;
+}
+
 /** Parent -> worker: stop the running cook; the worker answers with `cancelled` and exits. */
 export interface CancelRequest {
   type: 'cancel';
 }
 
 /** Everything the worker accepts. */
-export type ToWorker = CookRequest | CancelRequest;
+export type ToWorker = CookRequest | RecookJobRequest | CancelRequest;
 
 /** Worker -> parent: a progress step of the cook, forwarded from the engine's `onProgress`. */
 export interface ProgressMessage {
@@ -67,6 +74,19 @@ export function parseToWorker(raw: unknown): Parsed<ToWorker> {
       if (plan.name !== undefined && typeof plan.name !== 'string') return bad('cook: "plan.name" must be a string');
       if (plan.outDir !== undefined && typeof plan.outDir !== 'string') return bad('cook: "plan.outDir" must be a string');
       return { ok: true, message: { type: 'cook', plan: plan as unknown as CookPlan } };
+    }
+    case 'recook': {
+      const r = raw.request;
+      if (!isRecord(r)) return bad('recook: "request" is not an object');
+      if (typeof r.report !== 'string' || r.report === '') return bad('recook: "request.report" must be a path');
+      if (r.name !== undefined && typeof r.name !== 'string') return bad('recook: "request.name" must be a string');
+      if (r.outDir !== undefined && typeof r.outDir !== 'string') return bad('recook: "request.outDir" must be a string');
+      if (r.allowChanged !== undefined && typeof r.allowChanged !== 'boolean') return bad('recook: "request.allowChanged" must be a boolean');
+      const limits = r.limits;
+      if (limits !== undefined && (!isRecord(limits) || (limits.allowedRoots !== undefined && !isStringArray(limits.allowedRoots)) || (limits.maxDatasetMB !== undefined && typeof limits.maxDatasetMB !== 'number'))) {
+        return bad('recook: "request.limits" must hold allowedRoots (paths) and maxDatasetMB (a number)');
+      }
+      return { ok: true, message: { type: 'recook', request: r as unknown as RecookRequest } };
     }
     case 'cancel':
       return { ok: true, message: { type: 'cancel' } };

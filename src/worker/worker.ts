@@ -1,10 +1,12 @@
 // The background cook process, forked by src/extension/jobRunner.ts. It exists so that
 // onnxruntime (a native addon doing seconds of inference) never runs on the extension host's
 // thread, and so that a stuck or crashing cook can be killed without taking VS Code down.
-// Protocol: the parent sends one `cook`, maybe a `cancel`; the worker answers with `progress`
+// Protocol: the parent sends one `cook` (or `recook`), maybe a `cancel`; the worker answers with `progress`
 // messages and exactly one of `done` / `cancelled` / `failed`, then exits.
-import type { CookPlan } from '../engine/cookPlan';
+import type { CookOptions } from '../engine/cookPlan';
+import type { CookResult } from '../engine/cookSoup';
 import { cookSoup } from '../engine/cookSoup';
+import { recookSoup } from '../engine/recook';
 import { SoupError, errorMessage, isCancelled } from '../engine/errors';
 import { assertNever } from '../shared/assertNever';
 import { parseToWorker, type FromWorker } from '../shared/workerProtocol';
@@ -29,9 +31,9 @@ function failure(err: unknown): FromWorker {
   return { type: 'failed', code: 'INTERNAL', message: errorMessage(err) };
 }
 
-async function cook(plan: CookPlan): Promise<void> {
+async function cook(job: (opts: CookOptions) => Promise<CookResult>): Promise<void> {
   try {
-    const result = await cookSoup(plan, {
+    const result = await job({
       signal: controller.signal,
       onProgress: (progress) => void send({ type: 'progress', progress }),
     });
@@ -52,12 +54,13 @@ process.on('message', (raw: unknown) => {
   const msg = parsed.message;
   switch (msg.type) {
     case 'cook':
+    case 'recook':
       if (started) {
-        console.error('model-soups worker: ignored a second cook request');
+        console.error(`model-soups worker: ignored a second ${msg.type} request`);
         return;
       }
       started = true;
-      void cook(msg.plan);
+      void cook(msg.type === 'cook' ? (opts) => cookSoup(msg.plan, opts) : (opts) => recookSoup(msg.request, opts));
       return;
     case 'cancel':
       controller.abort();

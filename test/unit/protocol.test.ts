@@ -41,6 +41,7 @@ const GREEDY: SoupMethodView = { id: 'greedy', label: 'Greedy soup', produces: {
 describe('worker protocol', () => {
   const toWorker: ToWorker[] = [
     { type: 'cook', plan: { workspace: '/ws', method: 'greedy', name: 'g', ingredients: ['runs/a', 'runs/b'], config: { datasets: { shifts: {} }, include: [], exclude: [], model: {}, scale: 1, greedy: { comparison: '>=' }, output: '.soups', batchSize: 500, device: 'cpu' } } },
+    { type: 'recook', request: { report: '/ws/.soups/greedy-1/report.json', name: 'greedy-1-recook', outDir: '/ws/.soups', allowChanged: false, limits: { allowedRoots: ['/data'], maxDatasetMB: 512 } } },
     { type: 'cancel' },
   ];
   const fromWorker: FromWorker[] = [
@@ -66,6 +67,13 @@ describe('worker protocol', () => {
     const r = parseToWorker({ type: 'cook', plan: { method: 'greedy', config: {} } });
     assert.equal(r.ok, false);
     assert.match(r.ok ? '' : r.problem, /plan\.workspace/);
+  });
+
+  it('drops a recook request without a report path or with malformed limits, naming the field', () => {
+    const r = parseToWorker({ type: 'recook', request: { name: 'x' } });
+    assert.match(r.ok ? '' : r.problem, /request\.report/);
+    assert.equal(parseToWorker({ type: 'recook', request: { report: '/r.json', limits: { allowedRoots: [1] } } }).ok, false);
+    assert.equal(parseToWorker({ type: 'recook', request: { report: '/r.json', allowChanged: 'yes' } }).ok, false);
   });
 
   it('drops a cook request whose ingredients are not strings', () => {
@@ -100,6 +108,7 @@ describe('webview protocol', () => {
     { type: 'revealModel' },
     { type: 'openReport' },
     { type: 'copyMembers' },
+    { type: 'recook' },
   ];
   const toWebview: HostToWebview[] = [
     { type: 'init', soupDir: '/ws/.soups/greedy-1', method: GREEDY, report: report() },
@@ -155,7 +164,7 @@ describe('webview protocol', () => {
 describe('webview protocol: only the declared message types get through', () => {
   // Each side has exactly these types; anything else is dropped (and logged by the caller:
   // resultsPanel.ts warns in the output channel, webview/main.ts on the webview console).
-  const hostAccepts = ['ready', 'rendered', 'revealModel', 'openReport', 'copyMembers'];
+  const hostAccepts = ['ready', 'rendered', 'revealModel', 'openReport', 'copyMembers', 'recook'];
   const webviewAccepts = ['init', 'loadError'];
   const notObjects: unknown[] = [undefined, null, 0, 1, true, 'ready', 'init', [], [{ type: 'ready' }], () => 'ready'];
   const oddTypes: unknown[] = [

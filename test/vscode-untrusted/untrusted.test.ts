@@ -107,6 +107,8 @@ describe('Restricted Mode (untrusted workspace)', () => {
     }
     // cookChecked refuses before it even asks for a method.
     assert.equal(await vscode.commands.executeCommand('modelSoups.cookChecked', 'greedy'), undefined);
+    // So does a re-cook, whatever soup it is given.
+    assert.equal(await vscode.commands.executeCommand('modelSoups.recook', path.join(ws, '.soups', 'greedy-1')), undefined);
     assert.deepEqual(api.lastJob(), UNTRUSTED);
     assert.equal(api.workersStarted(), 0, 'a cook worker was forked');
     assert.equal(api.workerPid(), undefined);
