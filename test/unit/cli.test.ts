@@ -36,7 +36,7 @@ describe('model-soup CLI', function () {
 
   it('cook --json prints the report, writes the soup and shows progress on stderr', async () => {
     const out = await tempDir();
-    const r = run(['cook', EXAMPLE, '--method', 'greedy', '--out', out, '--name', 'g', '--json']);
+    const r = run(['cook', EXAMPLE, '--method', 'greedy', '--out', out, '--name', 'g', '--json', '--analyses', 'calibration']);
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout) as SoupReport;
     assert.deepEqual(report.soup.members, expected.greedy_soup.members);
@@ -47,7 +47,7 @@ describe('model-soup CLI', function () {
 
   it('cook prints the results table with the soup, baselines and greedy steps', async () => {
     const out = await tempDir();
-    const r = run(['cook', EXAMPLE, '--method', 'uniform', '--out', out, '--ingredients', 'runs/ft-07,sweep-c09']);
+    const r = run(['cook', EXAMPLE, '--method', 'uniform', '--out', out, '--ingredients', 'runs/ft-07,sweep-c09', '--analyses', 'calibration']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /uniform soup \(2\) \*/);
     assert.match(r.stdout, /logit ensemble \(2\).*2×/);
@@ -57,7 +57,7 @@ describe('model-soup CLI', function () {
 
   it('lets flags override each config key, validated like the file', async () => {
     const out = await tempDir();
-    const r = run(['cook', EXAMPLE, '--method', 'uniform', '--out', out, '--json', '--include', 'runs/**', '--heldout', 'data/test.npz', '--test', 'data/heldout_val.npz', '--shift', 'blur=data/shift_gaussian_blur.npz', '--batch-size', '700']);
+    const r = run(['cook', EXAMPLE, '--method', 'uniform', '--out', out, '--json', '--include', 'runs/**', '--heldout', 'data/test.npz', '--test', 'data/heldout_val.npz', '--shift', 'blur=data/shift_gaussian_blur.npz', '--batch-size', '700', '--analyses', 'calibration']);
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout) as SoupReport;
     assert.deepEqual([...report.soup.members].sort(), ['runs/ft-00', 'runs/ft-07', 'runs/ft-08', 'runs/ft-10', 'runs/ft-11']);
