@@ -3,6 +3,7 @@ import { assertNever } from '../src/shared/assertNever';
 import { parseComparePanelState, parseHostToCompare, type CompareInitMessage, type ComparePanelState, type CompareToHost } from '../src/shared/compareProtocol';
 import { formatDecimal, formatGain, formatPercent } from '../src/shared/format';
 import { compareSoups, datasetLabel, type DatasetComparison, type SoupComparison } from '../src/shared/soupComparison';
+import { el } from './dom';
 
 // The compare panel's page (its own bundle, dist/compare.js): two soups side by side and B − A
 // per dataset. Tables first (they are what a screen reader and a high-contrast theme get); the
@@ -225,11 +226,12 @@ function table(caption: string, header: string[], rows: HTMLElement[][], classNa
   t.appendChild(el('caption', caption));
   const head = document.createElement('thead');
   const hr = document.createElement('tr');
-  for (const h of header) {
-    const th = el('th', h, h === header[0] ? '' : 'num');
+  header.forEach((h, i) => {
+    // A title sits over its column: right-aligned over numbers, left over words.
+    const th = el('th', h, rows[0]?.[i]?.classList.contains('num') ? 'num' : '');
     th.setAttribute('scope', 'col');
     hr.appendChild(th);
-  }
+  });
   head.appendChild(hr);
   const body = document.createElement('tbody');
   for (const cells of rows) {
@@ -246,17 +248,8 @@ function table(caption: string, header: string[], rows: HTMLElement[][], classNa
 
 function section(title: string, note: string, ...body: HTMLElement[]): HTMLElement {
   const s = el('section');
-  s.appendChild(el('h2', title));
-  if (note) s.appendChild(el('p', note, 'muted'));
-  s.append(...body);
+  s.append(el('h2', title), ...(note ? [el('p', note, 'muted')] : []), ...body);
   return s;
-}
-
-function el(tag: string, text = '', className = ''): HTMLElement {
-  const e = document.createElement(tag);
-  if (text) e.textContent = text;
-  if (className) e.className = className;
-  return e;
 }
 
 // After a reload the page starts empty; the host answers `ready` with the reports again.

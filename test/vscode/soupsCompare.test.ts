@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ComparePanelInfo } from '../../src/extension/comparePanel';
 import type { CookOutcome } from '../../src/extension/cookController';
@@ -38,6 +39,13 @@ describe('Compare Soups', () => {
     await api.refresh();
     const settings = vscode.workspace.getConfiguration('modelSoups');
     await settings.update('openResultsAfterCook', false, vscode.ConfigurationTarget.Workspace);
+    // Calibration only (free: it reuses the cook's own passes); WiSE-FT and angles would add minutes.
+    const ws = api.workspace();
+    assert.ok(ws);
+    const configFile = path.join(ws, 'modelsoups.json');
+    const config = readFileSync(configFile, 'utf8');
+    writeFileSync(configFile, JSON.stringify({ ...(JSON.parse(config) as object), analyses: { run: ['calibration'] } }, null, 2));
+    await api.refresh();
     try {
       // A greedy and a uniform soup of the example: cooked here unless an earlier suite left them.
       for (const method of ['greedy', 'uniform']) {
@@ -53,6 +61,8 @@ describe('Compare Soups', () => {
         else uniformDir = soup.dir;
       }
     } finally {
+      writeFileSync(configFile, config);
+      await api.refresh();
       await settings.update('openResultsAfterCook', undefined, vscode.ConfigurationTarget.Workspace);
     }
   });
