@@ -68,6 +68,8 @@ export interface ModelSoupsApi {
   comparePanel(): ComparePanelInfo | undefined;
   /** Fires when the compare panel's webview has drawn a pair of soups. */
   onComparePanelRendered: vscode.Event<ComparePanelInfo>;
+  /** What VS Code does with a compare panel after a window reload (see {@link restorePanel}). */
+  restoreComparePanel(panel: vscode.WebviewPanel, state: unknown): Promise<void>;
   /** What VS Code does after a window reload: hands a bare panel and its saved state to the serializer. */
   restorePanel(panel: vscode.WebviewPanel, state: unknown): Promise<void>;
 }
@@ -102,6 +104,7 @@ export function createApi(model: WorkspaceModel, tree: IngredientsTree, soupsTre
     onPanelRendered: panels.onDidRender,
     comparePanel: () => compare.info(),
     onComparePanelRendered: compare.onDidRender,
+    restoreComparePanel: (panel, state) => compare.deserializeWebviewPanel(panel, state),
     restorePanel: (panel, state) => panels.deserializeWebviewPanel(panel, state),
   };
 }

@@ -13,6 +13,10 @@ function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
   return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms))]);
 }
 
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 function nextRender(api: ModelSoupsApi): Promise<ComparePanelInfo> {
   return new Promise((resolve) => {
     const sub = api.onComparePanelRendered((info) => {
@@ -149,5 +153,42 @@ describe('Compare Soups', () => {
     const info = await within(60_000, 'the compare panel to render again', rendered);
     assert.deepEqual(info.soupDirs, before, 'the order follows the cooking time, not the selection order');
     assert.equal(compareTabs().length, 1, 'a second compare panel was opened');
+  });
+
+  it('is restored after a window reload from the two soups the webview saved', async () => {
+    const pair = api.comparePanel()?.soupDirs;
+    assert.ok(pair);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    assert.equal(api.comparePanel(), undefined);
+    const pkg = vscode.extensions.getExtension('model-soups.model-soups')?.packageJSON as { activationEvents?: string[] };
+    assert.ok(pkg.activationEvents?.includes('onWebviewPanel:modelSoups.compare'), 'VS Code must activate the extension to restore the compare panel');
+    const rendered = nextRender(api);
+    const bare = vscode.window.createWebviewPanel('modelSoups.compare', 'restored', vscode.ViewColumn.Active, {});
+    await api.restoreComparePanel(bare, { soupDirs: pair });
+    const info = await within(60_000, 'the restored compare panel to render', rendered);
+    assert.deepEqual(info.soupDirs, pair);
+    assert.ok((info.rendered?.table.length ?? 0) > 3);
+    // A state without two soups closes the panel rather than leaving it empty.
+    const stray = vscode.window.createWebviewPanel('modelSoups.compare', 'stray', vscode.ViewColumn.Active, {});
+    let disposed = false;
+    stray.onDidDispose(() => (disposed = true));
+    await api.restoreComparePanel(stray, { soupDirs: [pair[0]] });
+    assert.ok(disposed);
+  });
+
+  it('from the palette asks for soup A, then soup B among the others, in that order', async () => {
+    const ok = api.soups().filter((x) => x.status === 'ok');
+    const rendered = nextRender(api);
+    const running = vscode.commands.executeCommand('modelSoups.compareSoups');
+    // Enter on each step takes the first soup offered: the newest, then the newest of the rest.
+    for (let step = 0; step < 2; step++) {
+      await sleep(1000);
+      await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+    }
+    await within(30_000, 'the two picks', Promise.resolve(running));
+    const info = await within(60_000, 'the compare panel to render the picked pair', rendered);
+    assert.deepEqual(info.soupDirs, [ok[0].dir, ok[1].dir]);
+    assert.equal(info.rendered?.table[0][0], 'Dataset');
+    assert.equal(compareTabs().length, 1);
   });
 });
