@@ -132,7 +132,8 @@ class ComparePanel implements vscode.Disposable {
         return;
       case 'rendered':
         this.info.rendered = msg;
-        this.onRendered(this.info);
+        // A copy: the next pair must not change what a listener was told about this one.
+        this.onRendered({ ...this.info });
         return;
       case 'swap': {
         const [a, b] = this.info.soupDirs;

@@ -17,9 +17,11 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function nextRender(api: ModelSoupsApi): Promise<ComparePanelInfo> {
+/** The next render of the compare panel (of the pair `dirs`, when given: a reload may redraw the previous pair first). */
+function nextRender(api: ModelSoupsApi, dirs?: [string, string]): Promise<ComparePanelInfo> {
   return new Promise((resolve) => {
     const sub = api.onComparePanelRendered((info) => {
+      if (dirs && (info.soupDirs[0] !== dirs[0] || info.soupDirs[1] !== dirs[1])) return;
       sub.dispose();
       resolve(info);
     });
@@ -148,7 +150,7 @@ describe('Compare Soups', () => {
     assert.equal(await vscode.commands.executeCommand('modelSoups.compareSoups', greedyDir, [greedyDir, greedyDir]), undefined);
     assert.deepEqual(api.comparePanel()?.soupDirs, before);
 
-    const rendered = nextRender(api);
+    const rendered = nextRender(api, before);
     await vscode.commands.executeCommand('modelSoups.compareSoups', before[0], [before[0], before[1]]);
     const info = await within(60_000, 'the compare panel to render again', rendered);
     assert.deepEqual(info.soupDirs, before, 'the order follows the cooking time, not the selection order');
@@ -178,7 +180,7 @@ describe('Compare Soups', () => {
 
   it('from the palette asks for soup A, then soup B among the others, in that order', async () => {
     const ok = api.soups().filter((x) => x.status === 'ok');
-    const rendered = nextRender(api);
+    const rendered = nextRender(api, [ok[0].dir, ok[1].dir]);
     const running = vscode.commands.executeCommand('modelSoups.compareSoups');
     // Enter on each step takes the first soup offered: the newest, then the newest of the rest.
     for (let step = 0; step < 2; step++) {
