@@ -3,7 +3,7 @@ import { assertNever } from '../src/shared/assertNever';
 import { parseComparePanelState, parseHostToCompare, type CompareInitMessage, type ComparePanelState, type CompareToHost } from '../src/shared/compareProtocol';
 import { formatDecimal, formatGain, formatPercent } from '../src/shared/format';
 import { compareSoups, datasetLabel, type DatasetComparison, type SoupComparison } from '../src/shared/soupComparison';
-import { el } from './dom';
+import { el } from './analysisDom';
 
 // The compare panel's page (its own bundle, dist/compare.js): two soups side by side and B − A
 // per dataset. Tables first (they are what a screen reader and a high-contrast theme get); the

@@ -1,4 +1,5 @@
 import type * as ortTypes from 'onnxruntime-node';
+import { GraphSpace } from '../../src/engine/checkpoints/graphSpace';
 import { Evaluator } from '../../src/engine/evaluate/evaluator';
 import type { EvalDataset } from '../../src/engine/datasets/evalDataset';
 import type { OnnxModelInfo } from '../../src/engine/formats/onnxModel';
@@ -26,18 +27,22 @@ export interface Probe {
   /** onnxruntime sessions created, and time spent creating them (ms). */
   sessions: number;
   sessionMs: number;
+  /** Time writing checkpoint ingredients as float32 graph weights into the cook's temp folder (GraphSpace.materialise), ms. */
+  graphSpaceMs: number;
+  /** Checkpoint ingredients materialised. */
+  graphSpaceModels: number;
   /** Intra-op threads requested of onnxruntime by the engine (the last session created). */
   intraOpThreads?: number;
 }
 
 export function newProbe(): Probe {
-  return { averageMs: 0, averageBytes: 0, averagePasses: 0, loadWeightsMs: 0, loadWeightsBytes: 0, forwardMs: 0, forwardCpuMs: 0, passesPerDataset: {}, sessions: 0, sessionMs: 0 };
+  return { averageMs: 0, averageBytes: 0, averagePasses: 0, loadWeightsMs: 0, loadWeightsBytes: 0, forwardMs: 0, forwardCpuMs: 0, passesPerDataset: {}, sessions: 0, sessionMs: 0, graphSpaceMs: 0, graphSpaceModels: 0 };
 }
 
 let installed: Probe | undefined;
 
 /**
- * Wraps StreamingMean, WeightSum, WeightReader, Evaluator.run and onnxruntime's InferenceSession.create so
+ * Wraps StreamingMean, WeightSum, WeightReader, GraphSpace.materialise, Evaluator.run and onnxruntime's InferenceSession.create so
  * that every later call is accounted in the returned probe. Call once per process.
  */
 export function installProbe(): Probe {
@@ -85,6 +90,16 @@ export function installProbe(): Probe {
       probe.averageMs += performance.now() - t;
       probe.averageBytes += models.reduce((s, m) => s + modelBytes(m), 0);
       probe.averagePasses += models.length;
+    }
+  };
+  const materialise = GraphSpace.prototype.materialise;
+  GraphSpace.prototype.materialise = async function (this: GraphSpace, ...args: Parameters<GraphSpace['materialise']>) {
+    const t = performance.now();
+    try {
+      return await materialise.apply(this, args);
+    } finally {
+      probe.graphSpaceMs += performance.now() - t;
+      probe.graphSpaceModels++;
     }
   };
   const read = WeightReader.prototype.read;

@@ -155,7 +155,8 @@ async function cook(args: Args): Promise<Record<string, unknown>> {
     const wallMs = performance.now() - t;
     const verified = args.verifyLastTensor ? await verifyLastTensor(path.join(dir, 'soup.onnx'), workspace, report.soup.members) : undefined;
     const soupFiles = await fsp.readdir(dir);
-    const template = await readOnnxModel(path.join(workspace, report.soup.members[0], 'model.onnx'));
+    // Checkpoint zoos: the graph (the ingredients' weights are stored as its initializers' values).
+    const template = await readOnnxModel(path.join(workspace, (args.graph as string | undefined) ?? path.join(report.soup.members[0], 'model.onnx')));
     return {
       wallMs,
       timingsMs: report.timingsMs,
@@ -212,7 +213,7 @@ async function largestDataFile(model: OnnxModelInfo): Promise<number> {
 async function baseline(args: Args): Promise<Record<string, unknown>> {
   const workspace = args.workspace as string;
   const config = loadConfig(workspace);
-  const model = await readOnnxModel(path.join(workspace, runId(0), 'model.onnx'));
+  const model = await readOnnxModel(path.join(workspace, (args.graph as string | undefined) ?? path.join(runId(0), 'model.onnx')));
   const evaluator = await Evaluator.create(model, { batchSize: config.batchSize, threads: config.threads });
   const ds = await loadHeldout(workspace);
   evaluator.checkDataset(ds);
@@ -246,7 +247,7 @@ async function naive(args: Args): Promise<Record<string, unknown>> {
     ingredients,
     options: { comparison: config.greedy.comparison },
     heldout: { n: ds.n, correct: new Map(), score: async (w) => (await evaluator.run(w, ds)).correct },
-    newSum: () => new WeightSum(template),
+    mean: (models, out) => new StreamingMean().mean([...models], { out }),
     progress: () => undefined,
   });
   await evaluator.release();
@@ -277,27 +278,26 @@ async function naive(args: Args): Promise<Record<string, unknown>> {
     await session.release();
     return correct;
   };
+  // The same averaging as the engine's (the mean of the members and the candidate, streamed),
+  // so that the difference is the sessions and the serialisation.
   t = performance.now();
-  const sum = new WeightSum(template);
+  const averager = new StreamingMean();
   let s = performance.now();
-  await sum.add(ingredients[0].model);
-  let scratch = await sum.meanWith(undefined);
+  let scratch = await averager.mean([ingredients[0].model]);
   naiveParts.averageMs += performance.now() - s;
   let best = await score(scratch);
-  const members = [ingredients[0].id];
+  const kept = [ingredients[0]];
   for (const cand of ingredients.slice(1)) {
     s = performance.now();
-    scratch = await sum.meanWith(cand.model, scratch);
+    scratch = await averager.mean([...kept, cand].map((m) => m.model), { out: scratch });
     naiveParts.averageMs += performance.now() - s;
     const correct = await score(scratch);
     if (config.greedy.comparison === '>=' ? correct >= best : correct > best) {
-      s = performance.now();
-      await sum.add(cand.model);
-      naiveParts.averageMs += performance.now() - s;
-      members.push(cand.id);
+      kept.push(cand);
       best = correct;
     }
   }
+  const members = kept.map((m) => m.id);
   const naiveMs = performance.now() - t;
   return {
     k,
@@ -342,6 +342,22 @@ async function averaging(args: Args): Promise<Record<string, unknown>> {
     for (const m of models) await sum.add(m);
     return sum.meanWith(undefined);
   });
+  // Greedy candidates as the cook makes them (the best model plus each other one, 2 models read
+  // per candidate), against the former candidate pass (WeightSum.meanWith over full-size
+  // float64 sums of the best model: 1 model read per candidate); same process, back to back.
+  const candidates = await timed(async () => {
+    let out: WeightSet | undefined;
+    for (const m of models.slice(1)) out = await new StreamingMean().mean([models[0], m], { out });
+    return out as WeightSet;
+  });
+  const formerCandidates = await timed(async () => {
+    const sum = new WeightSum(models[0]);
+    await sum.add(models[0]);
+    let out: WeightSet | undefined;
+    for (const m of models.slice(1)) out = await sum.meanWith(m, out);
+    return out as WeightSet;
+  });
+  const candidateCopyGBs = copyGBs(modelBytes(models[0]), models.length);
   const same = (a: WeightSet, b: WeightSet) =>
     a.length === b.length && a.every((x, i) => Buffer.compare(Buffer.from(x.buffer, x.byteOffset, x.byteLength), Buffer.from(b[i].buffer, b[i].byteOffset, b[i].byteLength)) === 0);
   const rate = (r: { ms: number; cpuMs: number }) => ({ GBs: bytes / r.ms / 1e6, cpuGBs: bytes / r.cpuMs / 1e6 });
@@ -353,6 +369,16 @@ async function averaging(args: Args): Promise<Record<string, unknown>> {
     streamingJs: rate(js),
     weightSum: rate(sums),
     bitIdentical: same(simd.value, sums.value) && same(js.value, sums.value),
+    greedyCandidates: {
+      n: models.length - 1,
+      msPerCandidate: candidates.ms / (models.length - 1),
+      formerMsPerCandidate: formerCandidates.ms / (models.length - 1),
+      // Bytes that entered the means (2 models per candidate; formerly counted as 1).
+      GBs: (2 * modelBytes(models[0]) * (models.length - 1)) / candidates.ms / 1e6,
+      formerGBs: (modelBytes(models[0]) * (models.length - 1)) / formerCandidates.ms / 1e6,
+      localCopyGBs: candidateCopyGBs,
+      bitIdentical: same(candidates.value, formerCandidates.value),
+    },
   };
 }
 
@@ -387,6 +413,8 @@ function diff(a: Probe, b: Probe): Probe {
     passesPerDataset: passes,
     sessions: a.sessions - b.sessions,
     sessionMs: a.sessionMs - b.sessionMs,
+    graphSpaceMs: a.graphSpaceMs - b.graphSpaceMs,
+    graphSpaceModels: a.graphSpaceModels - b.graphSpaceModels,
     intraOpThreads: a.intraOpThreads,
   };
 }

@@ -54,6 +54,14 @@ export async function generateZoo(dir: string, spec: ZooSpec): Promise<Zoo> {
     await fsp.writeFile(path.join(runDir, 'metrics.json'), JSON.stringify({ val_accuracy: 0.9 - k * 0.001, hparams: { seed: k } }));
     runIds.push(id);
   }
+  return finishZoo(dir, spec, graph, runIds, {});
+}
+
+/**
+ * Writes a zoo's held-out set (`data/heldout.npz`: random inputs, random labels) and its
+ * `modelsoups.json` (with `extra` keys), flushes the files to disk and describes the zoo.
+ */
+export async function finishZoo(dir: string, spec: ZooSpec, graph: BuildGraph, runIds: string[], extra: Record<string, unknown>): Promise<Zoo> {
   const inDim = spec.sizes[0];
   const classes = spec.sizes[spec.sizes.length - 1];
   const rng = xorshift(spec.seed ^ 0x5eed);
@@ -63,7 +71,7 @@ export async function generateZoo(dir: string, spec: ZooSpec): Promise<Zoo> {
   for (let i = 0; i < y.length; i++) y[i] = Math.floor(rng() * classes);
   await fsp.mkdir(path.join(dir, 'data'), { recursive: true });
   await fsp.writeFile(path.join(dir, 'data/heldout.npz'), encodeDatasetNpz({ data: x, shape: [spec.heldoutN, inDim] }, y));
-  const config: Record<string, unknown> = { datasets: { heldout: 'data/heldout.npz' }, batchSize: spec.batchSize ?? 256 };
+  const config: Record<string, unknown> = { datasets: { heldout: 'data/heldout.npz' }, batchSize: spec.batchSize ?? 256, ...extra };
   if (spec.threads) config.threads = spec.threads;
   await fsp.writeFile(path.join(dir, 'modelsoups.json'), JSON.stringify(config, null, 2));
   // Flush the freshly written gigabytes now, so the kernel's writeback does not compete with

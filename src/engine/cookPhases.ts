@@ -9,7 +9,7 @@ import { mapGraphToCheckpoint } from './checkpoints/graphMapping';
 import type { CheckpointTable } from './checkpoints/checkpointTable';
 import { GraphSpace } from './checkpoints/graphSpace';
 import { writeSoupCheckpoint } from './checkpoints/soupCheckpoint';
-import { roundAsStored, StoredWeightSum } from './checkpoints/storedPrecision';
+import { roundAsStored, storedDtypesOf, storedMean } from './checkpoints/storedPrecision';
 import type { DatasetEntry, SoupConfig } from './config';
 import { configValueAt } from './config';
 import type { EvalDataset } from './datasets/evalDataset';
@@ -29,9 +29,8 @@ import type { Baseline, DatasetInfo, IngredientReport, Metrics, SoupReport } fro
 import { REPORT_FILE, REPORT_SCHEMA, SOUP_MODEL_FILE, SOUP_WEIGHTS_FILE } from './report';
 import type { SoupMethodDescriptor } from './soups/catalogue';
 import type { HeldoutScorer, MethodOptionValue, SoupIngredient, SoupMethod, SoupOutcome } from './soups/method';
-import { StreamingMean } from './soups/streamingMean';
 import type { WeightSet } from './soups/weights';
-import { loadWeights, WeightSum } from './soups/weights';
+import { loadWeights } from './soups/weights';
 import { removeStaleTemps, writeAtomically } from './soupOutput';
 import { evaluateModel, type EvaluationBook } from './analyses/modelEvaluation';
 import type { ExampleStats } from './evaluate/exampleStats';
@@ -299,7 +298,6 @@ export function methodOptions(method: SoupMethodDescriptor, cfg: SoupConfig): Re
 export async function cookMethodSoup(method: SoupMethod, cfg: SoupConfig, ingredients: SoupIngredient[], setup: EvaluationSetup, evaluation: IngredientEvaluation, run: PhaseRun): Promise<CookedSoup> {
   const { evaluator, datasets } = setup;
   const { signal } = run;
-  const template = ingredients[0].model;
   const { book } = evaluation;
   const soupLogits: Record<string, Float32Array> = {};
   // With a book, each pass also records its per-example statistics under `name` (and the soup's logits).
@@ -316,13 +314,12 @@ export async function cookMethodSoup(method: SoupMethod, cfg: SoupConfig, ingred
   const allIds = ingredients.map((i) => i.id);
   // Checkpoint ingredients: every mean is evaluated as the soup would store it (precision rule).
   const stored = new Map(ingredients.flatMap((i) => (i.checkpoint ? [[i.model, i.checkpoint.dtypes] as const] : [])));
-  const storedSum = () => new StoredWeightSum(template, stored);
-  const asStored = (weights: WeightSet, members: readonly SoupIngredient[]) => (stored.size > 0 ? roundAsStored(weights, storedSum().dtypesOf(members.map((m) => m.model))) : weights);
+  const asStored = (weights: WeightSet, members: readonly SoupIngredient[]) => (stored.size > 0 ? roundAsStored(weights, storedDtypesOf(members.map((m) => m.model), stored)) : weights);
   let uniform: Baseline | undefined;
   if (!method.produces.uniformSoup) {
     run.progress(0, 1, `uniform baseline over ${allIds.length} ingredients`);
-    const mean = await new StreamingMean().mean(ingredients.map((i) => i.model), { signal, out: evaluation.scratch });
-    uniform = { members: allIds, metrics: await evaluateAll(asStored(mean, ingredients), 'uniform') };
+    const mean = await storedMean(ingredients.map((i) => i.model), stored, { signal, out: evaluation.scratch });
+    uniform = { members: allIds, metrics: await evaluateAll(mean, 'uniform') };
   }
   const heldoutSet = datasets.find((d) => d.key === 'heldout');
   const heldout: HeldoutScorer | undefined =
@@ -341,7 +338,7 @@ export async function cookMethodSoup(method: SoupMethod, cfg: SoupConfig, ingred
     ingredients,
     options: methodOptions(method, cfg),
     heldout,
-    newSum: () => (stored.size > 0 ? storedSum() : new WeightSum(template)),
+    mean: (models, out) => storedMean(models, stored, { signal, out }),
     signal,
     progress: (done, total, message) => run.progress(done, total, message),
     scratch: evaluation.scratch,

@@ -1,35 +1,12 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { DEFAULT_OUTPUT, readRawConfig, resolveConfig, type ConfigOverride, type SoupConfig } from '../engine/config';
+import { overridesFromSettings, SETTINGS_SECTION } from './settingsOverrides';
 
-/** The settings section; every setting is `modelSoups.<key>`. */
-const SETTINGS_SECTION = 'modelSoups';
-
-// Setting -> the modelsoups.json key it overrides, and the values that mean "not set" (the
-// schema's defaults). The engine validates the rest together with the file.
-const SETTING_KEYS: [setting: string, key: string, unset: (v: unknown) => boolean, append?: true][] = [
-  ['outputFolder', 'output', (v) => v === undefined || (typeof v === 'string' && v.trim() === '')],
-  ['greedyComparison', 'greedy.comparison', (v) => v === undefined || v === 'fromConfig'],
-  ['batchSize', 'batchSize', (v) => v === undefined || v === null],
-  ['threads', 'threads', (v) => v === undefined || v === null],
-  ['device', 'device', (v) => v === undefined || v === 'fromConfig'],
-  ['scanExclude', 'exclude', (v) => v === undefined || (Array.isArray(v) && v.length === 0), true],
-];
-
-/**
- * The user's `modelSoups.*` settings that are set, as overrides of `modelsoups.json` keys: the
- * file stays the shared, committed truth and the settings are per-user tweaks. `scanExclude`
- * adds to `exclude`; the others replace their key.
- */
+/** The user's `modelSoups.*` settings that are set, as overrides of `modelsoups.json` keys. */
 function settingsOverrides(scope?: vscode.Uri): ConfigOverride[] {
   const c = vscode.workspace.getConfiguration(SETTINGS_SECTION, scope);
-  const overrides: ConfigOverride[] = [];
-  for (const [setting, key, unset, append] of SETTING_KEYS) {
-    const raw = c.get<unknown>(setting);
-    if (unset(raw)) continue;
-    overrides.push({ key, value: typeof raw === 'string' ? raw.trim() : raw, origin: `setting ${SETTINGS_SECTION}.${setting}`, ...(append ? { append } : {}) });
-  }
-  return overrides;
+  return overridesFromSettings((setting) => c.get<unknown>(setting));
 }
 
 /** Extension-only settings, that no `modelsoups.json` key matches. */

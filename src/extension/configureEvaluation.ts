@@ -1,11 +1,15 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CONFIG_FILE, parseConfig } from '../engine/config';
+import { IMAGE_EXTENSIONS } from '../engine/datasets/imageDecode';
 import { errorMessage } from '../engine/errors';
 import { isRecord } from '../shared/validation';
+import { DATASET_FORMS } from './datasetForms';
 
 const SKIP = '**/{node_modules,.git,.soups,.venv}/**';
 const TOTAL_STEPS = 4;
+// The engine's image extensions, lower and upper case (the engine matches them in any case).
+const IMAGE_GLOB = `**/*.{${IMAGE_EXTENSIONS.flatMap((e) => [e.slice(1), e.slice(1).toUpperCase()]).join(',')}}`;
 
 /** A file one of the steps can offer. */
 export interface Candidate {
@@ -25,9 +29,10 @@ export interface Candidates {
 
 /**
  * The files the setup offers, found in one place so that other dataset kinds only need to be
- * added here. Only `.npz` datasets: one file holds both x and y (pairs of `.npy` files are written
- * into the JSON by hand). Models outside run folders come first: the pretrained model is a shared
- * file, while every run folder holds its own `model.onnx`.
+ * added here. `.npz` datasets (one file holds both x and y; pairs of `.npy` files are written
+ * into the JSON by hand) and image folders, offered with `folder: true`: the grandparent of
+ * every image (`<root>/<class>/<image>`) inside the workspace. Models outside run folders come
+ * first: the pretrained model is a shared file, while every run folder holds its own `model.onnx`.
  */
 export async function listCandidates(workspace: string, runDirs: readonly string[]): Promise<Candidates> {
   const root = vscode.Uri.file(workspace);
@@ -38,7 +43,7 @@ export async function listCandidates(workspace: string, runDirs: readonly string
   const [npz, models, images] = await Promise.all([
     find('**/*.npz'),
     find('**/*.onnx'),
-    vscode.workspace.findFiles(new vscode.RelativePattern(root, '**/*.{png,jpg,jpeg,webp,PNG,JPG,JPEG,WEBP}'), SKIP, 20000),
+    vscode.workspace.findFiles(new vscode.RelativePattern(root, IMAGE_GLOB), SKIP, 20000),
   ]);
   // An image folder is the grandparent of its images: <root>/<class>/<image>.
   const roots = new Set(images.map((u) => path.dirname(path.dirname(u.fsPath))));
@@ -86,7 +91,7 @@ export async function configureEvaluation(workspace: string, runDirs: readonly s
 
   const { datasets, models } = await listCandidates(workspace, runDirs);
   if (datasets.length === 0) {
-    void vscode.window.showWarningMessage('Model Soups: no datasets were found in the workspace: add the held-out, test and shift datasets first, as .npz files (np.savez(file, x=images, y=labels)) or image folders (<folder>/<class name>/<images>).');
+    void vscode.window.showWarningMessage(`Model Soups: no datasets were found in the workspace: add the held-out, test and shift datasets first (np.savez(file, x=images, y=labels) writes an .npz). ${DATASET_FORMS}`);
     return undefined;
   }
   const none = (description: string): FileItem => ({ label: '$(circle-slash) None', description });

@@ -1,10 +1,12 @@
 import * as vscode from 'vscode';
 import type { RunRecord } from '../engine/discovery/runRecord';
 import type { WorkspaceScan } from '../engine/discovery/scanResult';
+import { DATASET_FORMS } from './datasetForms';
 import { GroupNode } from './treeNodes/groupNode';
 import { MessageNode } from './treeNodes/messageNode';
 import { PretrainedNode } from './treeNodes/pretrainedNode';
-import { RunNode, shortRunLabels } from './treeNodes/runNode';
+import { RunNode } from './treeNodes/runNode';
+import { shortRunLabels } from '../shared/runLabels';
 import type { TreeNode } from './treeNodes/treeNode';
 import type { ModelState, WorkspaceModel } from './workspaceModel';
 
@@ -29,10 +31,6 @@ export interface IngredientRow {
  * architecture when there is more than one group, the pretrained model apart. The provider
  * only maps the model's state to node objects; nodes decide how they look.
  */
-/** What a dataset can be, for the setup row's tooltip. */
-const DATASET_FORMS =
-  'A dataset is an .npz file (arrays x and y) or an image folder laid out as FOLDER/CLASS NAME/IMAGE (JPEG, PNG, WebP), like torchvision\'s ImageFolder; class names are matched to the model\'s id2label (or the "classes" key of modelsoups.json).';
-
 export class IngredientsTree implements vscode.TreeDataProvider<TreeNode>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<TreeNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;

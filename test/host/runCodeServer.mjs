@@ -39,7 +39,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { format, inspect } from 'node:util';
 import { chromium } from 'playwright-core';
-import { driveWorkbench, VIEWPORT } from '../ui/drive.mjs';
+import { DRIVE_SETTINGS, driveWorkbench, VIEWPORT } from '../ui/drive.mjs';
 
 // code-server's smoke-test hook (payload + codeAutomationExit) is internal to VS Code: keep the
 // version pinned and bump it deliberately.
@@ -747,7 +747,7 @@ async function runUiDrive({ browser, node, codeServer, runDir }) {
       node,
       codeServer,
       dir: join(runDir, `ui-${name}`),
-      settings: { 'workbench.colorTheme': theme.colorTheme },
+      settings: { ...DRIVE_SETTINGS, 'workbench.colorTheme': theme.colorTheme },
       asInstalled: theme.asInstalled,
     });
     const context = await browser.newContext({ viewport: VIEWPORT });

@@ -14,7 +14,8 @@
 //
 // Screenshots: workbench<suffix>.png (the sidebar), and <theme>-progress.png (the cook's progress
 // notification), <theme>-results.png (the workbench with the results panel), <theme>-charts.png
-// (the panel scrolled to its charts), <theme>-compare.png and <theme>-compare-chart.png (the
+// (the panel scrolled to its charts), <theme>-analyses-<id>.png (each analyses section, and
+// -angles-table: the heatmap's table view), <theme>-compare.png and <theme>-compare-chart.png (the
 // compare panel on the greedy and the uniform soup); failure-<n><suffix>.png when a step fails.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -120,8 +121,16 @@ export async function screenshot(page, ctx, name) {
 export const EXPECTED_RUNS = { count: 12, first: 'lightning_logs/version_0', firstAccuracy: '87.8 %', last: 'sweep-b05' };
 /** What the greedy soup of the example keeps (test/vscode/cooking.test.ts checks the members). */
 export const EXPECTED_GREEDY_MEMBERS = 5;
-/** A cook of the example takes seconds alone; a loaded 2-core machine can take minutes. */
-const COOK_TIMEOUT_MS = Number(process.env.MODEL_SOUPS_UI_COOK_TIMEOUT_MS || 240_000);
+/**
+ * User settings of the drive's code-server (runCodeServer.mjs adds them): the cook runs every
+ * analysis, the learned soup too (through the comma-list form of the setting), so that the
+ * panel shows all four analyses sections; a small learned budget keeps the cook short.
+ */
+export const DRIVE_SETTINGS = { 'modelSoups.analyses.run': 'calibration, wiseft, angles, learned', 'modelSoups.analyses.learnedBudget': 20 };
+/** The analyses sections the panel shows after that cook (webview/analysesView.ts `data-analysis`). */
+export const EXPECTED_ANALYSES = ['calibration', 'wiseft', 'angles', 'learned'];
+/** A cook of the example with every analysis took over four minutes on a loaded 2-core machine. */
+const COOK_TIMEOUT_MS = Number(process.env.MODEL_SOUPS_UI_COOK_TIMEOUT_MS || 480_000);
 
 /** `dark` or `light`: screenshots of this drive are named `<theme>-<what>.png`. */
 function themeName(ctx) {
@@ -212,6 +221,51 @@ function accessibilityProblems() {
   const scatter = document.getElementById('chart-scatter')?.getAttribute('aria-label') ?? '';
   if (!/Off scale, drawn on the edge: Uniform soup at /.test(scatter)) problems.push(`the scatter does not put the uniform soup on its edge: "${scatter}"`);
   return problems;
+}
+
+/**
+ * Runs in the results webview: each expected analyses section is there, and each chart in them
+ * is an image with an accessible name, next to a "Table view" button (not pressed,
+ * aria-controls naming the chart and a hidden table that has rows).
+ */
+function analysesProblems(_body, expected) {
+  const problems = [];
+  for (const id of expected) {
+    const section = document.querySelector(`section.analysis[data-analysis="${id}"]`);
+    if (!section) {
+      problems.push(`no "${id}" analyses section (sections: ${[...document.querySelectorAll('section.analysis')].map((s) => s.dataset.analysis).join(', ')})`);
+      continue;
+    }
+    const figures = [...section.querySelectorAll('figure.analysis-figure')];
+    if (figures.length === 0) problems.push(`the ${id} section has no chart`);
+    for (const f of figures) {
+      const name = f.querySelector('h3')?.textContent ?? '?';
+      const svg = f.querySelector('.figure-chart svg');
+      if (!svg || svg.getAttribute('role') !== 'img' || !svg.getAttribute('aria-label') || !svg.querySelector(':scope > title')) problems.push(`${id} / ${name}: the chart is not an image with a name and a title`);
+      else if (svg.getBoundingClientRect().height < 50 || svg.querySelectorAll('circle, rect, polygon, polyline').length < 3) problems.push(`${id} / ${name}: the chart is empty`);
+      const button = f.querySelector('button.view-toggle');
+      if (!button) {
+        problems.push(`${id} / ${name}: no "Table view" toggle`);
+        continue;
+      }
+      const controls = (button.getAttribute('aria-controls') ?? '').split(/\s+/).map((i) => document.getElementById(i));
+      if (button.getAttribute('aria-pressed') !== 'false') problems.push(`${id} / ${name}: the toggle is not aria-pressed="false" at first`);
+      if (controls.length !== 2 || controls.some((c) => !c) || !controls.includes(svg?.parentElement)) problems.push(`${id} / ${name}: aria-controls does not name the chart and the table`);
+      const table = f.querySelector('.figure-table');
+      if (!table || !table.hidden || table.querySelectorAll('tbody tr').length === 0) problems.push(`${id} / ${name}: no hidden table view with rows`);
+    }
+  }
+  return problems;
+}
+
+/** Saves `test-results/<theme>-<what>.png` of one element (a panel section). */
+async function themedScreenshotOf(locator, ctx, what) {
+  mkdirSync(ctx.resultsDir, { recursive: true });
+  const path = join(ctx.resultsDir, `${themeName(ctx)}-${what}.png`);
+  await locator.scrollIntoViewIfNeeded();
+  await locator.screenshot({ path });
+  ctx.log(`screenshot ${path}`);
+  return path;
 }
 
 /** The run rows of the Ingredients view (the pretrained reference row is not a run). */
@@ -440,6 +494,53 @@ export const STEPS = [
       // The charts sit below the table: scroll the panel to them for a second picture.
       await body.evaluate(() => document.querySelector('.charts')?.closest('section')?.scrollIntoView({ block: 'start' }));
       await themedScreenshot(page, ctx, 'charts');
+      await body.evaluate(() => window.scrollTo(0, 0));
+    },
+  },
+  {
+    name: 'the panel shows the four analyses sections, each chart with a keyboard "Table view" toggle holding the same numbers',
+    run: async (page, ctx) => {
+      const frame = await waitForWebview(page, { selector: 'section.analysis[data-analysis="calibration"]', timeoutMs: 60_000 });
+      const body = frame.locator('body');
+      const problems = await body.evaluate(analysesProblems, EXPECTED_ANALYSES);
+      if (problems.length > 0) throw new Error(problems.join('; '));
+      // The heatmap's toggle, from the keyboard: Space shows the table (the same matrix), Enter the chart again.
+      const heatmap = frame.locator('section[data-analysis="angles"] figure.analysis-figure').first();
+      const toggle = heatmap.locator('button.view-toggle');
+      await toggle.focus();
+      await page.keyboard.press('Space');
+      const shown = await heatmap.evaluate((f) => ({
+        pressed: f.querySelector('button.view-toggle').getAttribute('aria-pressed'),
+        chartHidden: f.querySelector('.figure-chart').hidden,
+        tableVisible: !f.querySelector('.figure-table').hidden && f.querySelector('.figure-table table').getBoundingClientRect().height > 0,
+        rows: f.querySelectorAll('.figure-table tbody tr').length,
+        cells: f.querySelectorAll('svg rect.heat-cell').length,
+      }));
+      if (shown.pressed !== 'true' || !shown.chartHidden || !shown.tableVisible) throw new Error(`Space on the heatmap's "Table view" did not show its table: ${JSON.stringify(shown)}`);
+      // K rows; the K·(K−1) coloured cells plus the legend's steps.
+      if (shown.rows !== EXPECTED_RUNS.count) throw new Error(`the angle table has ${shown.rows} rows, not ${EXPECTED_RUNS.count}`);
+      if (shown.cells < EXPECTED_RUNS.count * (EXPECTED_RUNS.count - 1)) throw new Error(`the heatmap has ${shown.cells} cells for ${EXPECTED_RUNS.count} ingredients`);
+      await themedScreenshotOf(heatmap, ctx, 'analyses-angles-table');
+      await page.keyboard.press('Enter');
+      if ((await toggle.getAttribute('aria-pressed')) !== 'false' || (await heatmap.locator('.figure-chart').isHidden())) throw new Error('Enter on the pressed toggle did not bring the chart back');
+      // The reliability diagram follows the dataset picker.
+      const picker = frame.locator('section[data-analysis="calibration"] select.dataset-select');
+      const options = await picker.locator('option').allInnerTexts();
+      for (const want of ['held-out', 'test', 'rotate', 'shift average (pooled)']) if (!options.includes(want)) throw new Error(`the reliability dataset picker lacks "${want}": ${JSON.stringify(options)}`);
+      await picker.selectOption({ label: 'rotate' });
+      const label = await frame.locator('section[data-analysis="calibration"] svg.analysis-svg').first().getAttribute('aria-label');
+      if (!/on rotate:/.test(label ?? '')) throw new Error(`after picking "rotate" the reliability diagram says "${label}"`);
+      await picker.selectOption({ label: 'test' });
+      ctx.log(`analyses: ${EXPECTED_ANALYSES.join(', ')}; heatmap table ${shown.rows} rows; reliability datasets ${options.length}`);
+      // A tall viewport, so each section fits in the picture whole; no focus ring in the pictures.
+      await body.evaluate(() => document.activeElement instanceof HTMLElement && document.activeElement.blur());
+      await page.setViewportSize({ width: VIEWPORT.width, height: 1900 });
+      try {
+        await page.waitForTimeout(500);
+        for (const id of EXPECTED_ANALYSES) await themedScreenshotOf(frame.locator(`section[data-analysis="${id}"]`), ctx, `analyses-${id}`);
+      } finally {
+        await page.setViewportSize(VIEWPORT);
+      }
       await body.evaluate(() => window.scrollTo(0, 0));
     },
   },

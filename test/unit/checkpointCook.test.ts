@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { checkpointTable } from '../../src/engine/checkpoints/checkpointTable';
 import { mapGraphToCheckpoint } from '../../src/engine/checkpoints/graphMapping';
 import { GraphSpace } from '../../src/engine/checkpoints/graphSpace';
-import { roundAsStored, soupDtypes, StoredWeightSum } from '../../src/engine/checkpoints/storedPrecision';
+import { roundAsStored, soupDtypes, storedMean } from '../../src/engine/checkpoints/storedPrecision';
 import { openWeights } from '../../src/engine/checkpoints/weightsFile';
 import { parseArgs } from '../../src/cli/args';
 import { CONFIG_FLAGS, configFromArgs } from '../../src/cli/configFlags';
@@ -303,11 +303,9 @@ describe('greedy candidates of half-precision members', function () {
       const bf2 = await space.materialise(checkpointTable(await openWeights(file), names));
       const f32 = await space.materialise(ins.checkpoints.get('runs/ft-00')!);
       const stored = new Map([[bf.model, bf.dtypes], [bf2.model, bf2.dtypes], [f32.model, f32.dtypes]]);
-      const sum = new StoredWeightSum(graph.model, stored);
-      await sum.add(bf.model);
       const [a, a2, b] = [await loadWeights(bf.model), await loadWeights(bf2.model), await loadWeights(f32.model)];
-      const halves = (await sum.meanWith(bf2.model)).map((w) => Float32Array.from(w));
-      const mixed = await sum.meanWith(f32.model);
+      const halves = await storedMean([bf.model, bf2.model], stored);
+      const mixed = await storedMean([bf.model, f32.model], stored);
       let differ = 0;
       for (let t = 0; t < a.length; t++) {
         const mapped = bf.dtypes[t] !== undefined;

@@ -117,7 +117,7 @@ export async function runAnalyses(input: AnalysesInput): Promise<Analyses> {
     const given = input.soupLogits;
     const soupPass =
       given && keys.every((k) => given[k])
-        ? { logits: given, evaluation: Object.fromEntries(datasets.map((ds) => [ds.key, calibrationOf(exampleStatsOf(given[ds.key], given[ds.key].length / ds.n, ds.y), ds.y)])) }
+        ? { logits: given, evaluation: Object.fromEntries(datasets.map((ds) => [ds.key, calibrationOf(exampleStatsOf(given[ds.key], given[ds.key].length / ds.n, ds.y, 1, ds.subset), ds.y)])) }
         : await evaluateModel(evaluator, input.soup.weights, datasets, { signal, meter, keepLogits: true });
     book.set(SOUP, soupPass.evaluation);
     add(SOUP, soupPass.evaluation);
@@ -127,14 +127,14 @@ export async function runAnalyses(input: AnalysesInput): Promise<Analyses> {
     const withLogits = (get: (ds: EvalDataset) => { logits: ArrayLike<number>; classes: number } | undefined): DatasetLogits[] =>
       datasets.flatMap((ds) => {
         const l = get(ds);
-        return l ? [{ key: ds.key, logits: l.logits, classes: l.classes, labels: ds.y }] : [];
+        return l ? [{ key: ds.key, logits: l.logits, classes: l.classes, labels: ds.y, subset: ds.subset }] : [];
       });
     const classesOf = (l: Float32Array, ds: EvalDataset) => l.length / ds.n;
     const soupLogits = withLogits((ds) => ({ logits: soupPass.logits[ds.key], classes: classesOf(soupPass.logits[ds.key], ds) }));
     if (heldout) temperature.push(temperatureScaling(SOUP, soupLogits));
     const ensembleLogits = input.ensemble ? withLogits((ds) => input.ensemble?.meanLogits(ds)) : [];
     if (ensembleLogits.length === datasets.length) {
-      add(ENSEMBLE, Object.fromEntries(ensembleLogits.map((d) => [d.key, calibrationOf(exampleStatsOf(d.logits, d.classes, d.labels), d.labels)])));
+      add(ENSEMBLE, Object.fromEntries(ensembleLogits.map((d) => [d.key, calibrationOf(exampleStatsOf(d.logits, d.classes, d.labels, 1, d.subset), d.labels)])));
       if (heldout) temperature.push(temperatureScaling(ENSEMBLE, ensembleLogits));
     }
     const calibration: CalibrationAnalysis = {

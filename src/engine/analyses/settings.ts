@@ -37,8 +37,16 @@ export function defaultAnalysesSettings(k: number, hasPretrained: boolean): Anal
  * Throws a RangeError naming an unknown id.
  */
 export function parseAnalysisIds(text: string): AnalysisId[] {
-  const ids = text.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s.length > 0);
-  if (ids.length === 1 && ids[0] === 'none') return [];
+  const ids = splitAnalysisList(text);
   for (const id of ids) if (!(ANALYSIS_IDS as readonly string[]).includes(id)) throw new RangeError(`unknown analysis "${id}" (known: ${ANALYSIS_IDS.join(', ')}, none)`);
   return ANALYSIS_IDS.filter((id) => ids.includes(id));
+}
+
+/**
+ * The names of a comma-separated list of analyses, trimmed and lower-cased, unchecked (`none`
+ * alone gives `[]`): the config validates them, naming where the list came from.
+ */
+export function splitAnalysisList(text: string): string[] {
+  const ids = text.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s.length > 0);
+  return ids.length === 1 && ids[0] === 'none' ? [] : ids;
 }

@@ -14,11 +14,13 @@ export interface DatasetLogits {
   logits: ArrayLike<number>;
   classes: number;
   labels: ArrayLike<number>;
+  /** A class-subset set's classes: its probabilities are taken among them (as its accuracy). */
+  subset?: readonly number[];
 }
 
 /** Mean NLL of softmax(logits / T). */
 export function nllAtTemperature(d: DatasetLogits, T: number): number {
-  const s = exampleStatsOf(d.logits, d.classes, d.labels, T);
+  const s = exampleStatsOf(d.logits, d.classes, d.labels, T, d.subset);
   let sum = 0;
   for (let i = 0; i < s.logpLabel.length; i++) sum -= s.logpLabel[i];
   return sum / s.logpLabel.length;
@@ -70,8 +72,8 @@ export function temperatureScaling(model: string, datasets: DatasetLogits[]): Te
   const T = Math.exp(fit.u);
   const per: Record<string, TemperatureDataset> = {};
   for (const d of datasets) {
-    const before = calibrationOf(exampleStatsOf(d.logits, d.classes, d.labels), d.labels);
-    const after = calibrationOf(exampleStatsOf(d.logits, d.classes, d.labels, T), d.labels);
+    const before = calibrationOf(exampleStatsOf(d.logits, d.classes, d.labels, 1, d.subset), d.labels);
+    const after = calibrationOf(exampleStatsOf(d.logits, d.classes, d.labels, T, d.subset), d.labels);
     per[d.key] = { acc: before.acc, eceBefore: before.ece, eceAfter: after.ece, nllBefore: before.nll, nllAfter: after.nll, brierBefore: before.brier, brierAfter: after.brier, reliabilityAfter: after.reliability };
   }
   const mean = (f: (t: TemperatureDataset) => number) => shiftMean(per, f) as number;

@@ -8,7 +8,8 @@
 import type { OnnxModelInfo } from '../formats/onnxModel';
 import { bf16ToNumber, f16ToNumber, float32ToBf16, float32ToF16, type FloatDtype } from '../formats/tensorDtypes';
 import type { WeightSet } from '../soups/weights';
-import { WeightSum } from '../soups/weights';
+import type { MeanOptions } from '../soups/streamingMean';
+import { StreamingMean } from '../soups/streamingMean';
 
 /** The dtype a soup stores: half types survive only when every member has them. */
 export type SoupDtype = 'F32' | 'F16' | 'BF16';
@@ -44,30 +45,17 @@ export function roundAsStored(weights: WeightSet, dtypes: readonly SoupDtype[]):
 /** Stored dtypes of a graph-space ingredient model, per graph weight; absent for ONNX ingredients (float32). */
 export type StoredDtypes = ReadonlyMap<OnnxModelInfo, readonly (FloatDtype | undefined)[]>;
 
+/** Per graph weight: the soup dtype of a soup of `models` (graph-space ingredients; ONNX ones are float32). */
+export function storedDtypesOf(models: readonly OnnxModelInfo[], stored: StoredDtypes): SoupDtype[] {
+  return soupDtypes(models.map((m) => stored.get(m) ?? []), models[0]?.weights.length ?? 0);
+}
+
 /**
- * A {@link WeightSum} whose means are rounded as the soup of its members (plus the candidate)
- * would store them, so greedy candidates are scored as they would be written. The sums
- * themselves are the unchanged float64 sums.
+ * The uniform mean of `models` (StreamingMean: float64 sum in member order, divided, rounded to
+ * float32), rounded as the soup of exactly these models would store it: what a uniform soup, a
+ * baseline and every greedy candidate are evaluated with.
  */
-export class StoredWeightSum extends WeightSum {
-  private readonly members: OnnxModelInfo[] = [];
-
-  constructor(layout: OnnxModelInfo, private readonly stored: StoredDtypes) {
-    super(layout);
-  }
-
-  override async add(model: OnnxModelInfo, signal?: AbortSignal): Promise<void> {
-    await super.add(model, signal);
-    this.members.push(model);
-  }
-
-  override async meanWith(extra: OnnxModelInfo | undefined, out?: WeightSet, signal?: AbortSignal): Promise<WeightSet> {
-    const mean = await super.meanWith(extra, out, signal);
-    return roundAsStored(mean, this.dtypesOf(extra ? [...this.members, extra] : this.members));
-  }
-
-  /** The soup dtypes of `models` (graph-space ingredients) per graph weight. */
-  dtypesOf(models: readonly OnnxModelInfo[]): SoupDtype[] {
-    return soupDtypes(models.map((m) => this.stored.get(m) ?? []), this.layout.weights.length);
-  }
+export async function storedMean(models: readonly OnnxModelInfo[], stored: StoredDtypes, opts: MeanOptions = {}): Promise<WeightSet> {
+  const mean = await new StreamingMean().mean([...models], opts);
+  return stored.size > 0 ? roundAsStored(mean, storedDtypesOf(models, stored)) : mean;
 }

@@ -121,7 +121,7 @@ export class Evaluator {
    * Runs `weights` over the whole dataset in batches; counts correct top-1 predictions (among
    * `ds.subset` when set). With `keepLogits` it also returns the logits (every class), with
    * `stats` the per-example statistics that calibration needs (computed batch by batch, so no
-   * logits are kept for them).
+   * logits are kept for them; among `ds.subset` too, so calibration and accuracy agree).
    */
   async run(weights: WeightSet, ds: EvalDataset, opts: { keepLogits?: boolean; stats?: boolean; signal?: AbortSignal } = {}): Promise<PassResult> {
     const ortm = onnxruntime();
@@ -155,7 +155,7 @@ export class Evaluator {
         if (predictedClass(data, i * classes, classes, ds.subset) === label) correct++;
       }
       logits?.set(data.subarray(0, b * classes), start * classes);
-      if (stats) fillExampleStats(stats, start, data, b, classes, ds.y);
+      if (stats) fillExampleStats(stats, start, data, b, classes, ds.y, 1, ds.subset);
     }
     return { correct, logits, stats };
   }
@@ -183,7 +183,7 @@ export function argmax(a: ArrayLike<number>, off: number, n: number): number {
  * `subset` classes only (the official model-soups rule for shift sets that cover part of the
  * classes, e.g. ImageNet-R and -A).
  */
-export function predictedClass(a: ArrayLike<number>, off: number, classes: number, subset?: number[]): number {
+export function predictedClass(a: ArrayLike<number>, off: number, classes: number, subset?: readonly number[]): number {
   if (!subset) return argmax(a, off, classes);
   let best = subset[0];
   for (const c of subset) if (a[off + c] > a[off + best]) best = c;

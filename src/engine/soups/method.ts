@@ -3,7 +3,7 @@ import type { OnnxModelInfo } from '../formats/onnxModel';
 import type { FloatDtype } from '../formats/tensorDtypes';
 import type { GreedyStep } from '../report';
 import type { SoupMethodDescriptor } from './catalogue';
-import type { WeightSet, WeightSum } from './weights';
+import type { WeightSet } from './weights';
 
 /** An ingredient as a soup method sees it. */
 export interface SoupIngredient {
@@ -42,8 +42,13 @@ export interface SoupContext {
   options: Readonly<Record<string, MethodOptionValue | undefined>>;
   /** Present when the method declares `needs.heldout`. */
   heldout?: HeldoutScorer;
-  /** A fresh running sum over the architecture. */
-  newSum(): WeightSum;
+  /**
+   * The uniform mean of `models` (member order: the float64 sum from the first, divided once and
+   * rounded to float32), as a soup of exactly these models would store it (the precision rule of
+   * checkpoints/storedPrecision.ts), written into `out` when given. Streamed (StreamingMean):
+   * memory is `out` plus a few chunks, whatever the number of models.
+   */
+  mean(models: readonly OnnxModelInfo[], out?: WeightSet): Promise<WeightSet>;
   signal?: AbortSignal;
   progress(done: number, total: number, message: string): void;
   /**

@@ -199,10 +199,11 @@ export function checkSameLayout(layout: OnnxModelInfo, model: OnnxModelInfo): vo
 export const CHUNK_ELEMS = 1 << 16;
 
 /**
- * Running float64 sums of member weights: the soup's state (greedy soup). Adding an ingredient
- * streams it in small chunks, so memory is the sums plus a few chunks, whatever the number of
- * members. Means are the exact float64 mean rounded to float32, as PyTorch computes it in
- * float64. A uniform soup needs no running sums: see `streamingMean.ts`.
+ * Running float64 sums of member weights, full size in memory (2x a float32 model): the plain
+ * definition of a soup's mean, kept as the reference that `StreamingMean` (which every
+ * soup now uses, greedy candidates included) is tested and benchmarked against. Adding an
+ * ingredient streams it in small chunks. Means are the exact float64 mean rounded to float32,
+ * as PyTorch computes it in float64.
  */
 export class WeightSum {
   private readonly sums: Float64Array[];
