@@ -1,5 +1,5 @@
 // Bundles the Node entry points (extension host, background worker, CLI, benchmark) and the
-// browser entry point (results panel) separately: the webview must never pull in Node code.
+// browser entry points (results panel, compare panel) separately: the webview must never pull in Node code.
 import * as esbuild from 'esbuild';
 import { existsSync } from 'node:fs';
 
@@ -30,7 +30,7 @@ const builds = [
 if (existsSync('webview/main.ts')) {
   builds.push({
     ...common,
-    entryPoints: { webview: 'webview/main.ts' },
+    entryPoints: { webview: 'webview/main.ts', compare: 'webview/compareView.ts' },
     outdir: 'dist',
     platform: 'browser',
     target: 'es2022',

@@ -1,7 +1,9 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { REPORT_FILE, SOUP_MODEL_FILE } from '../engine/report';
+import type { SoupSummary } from '../engine/soupIndex';
 import type { SoupMethodDescriptor } from '../engine/soups/catalogue';
+import type { ComparePanels } from './comparePanel';
 import type { CookController } from './cookController';
 import { configureEvaluation, type StepObserver } from './configureEvaluation';
 import type { IngredientsTree } from './ingredientsTree';
@@ -17,6 +19,7 @@ export interface CommandServices {
   model: WorkspaceModel;
   cooks: CookController;
   panels: ResultsPanels;
+  compare: ComparePanels;
   ingredients: IngredientsTree;
   methods: readonly SoupMethodDescriptor[];
   methodLabel: (id: string) => string;
@@ -57,6 +60,10 @@ export function registerCommands(s: CommandServices): vscode.Disposable[] {
     reg('showResults', async (arg?: unknown) => {
       const dir = soupDirOf(arg) ?? (await pickSoup(s.model, s.methodLabel));
       return dir ? s.panels.show(dir) : undefined;
+    }),
+    reg('compareSoups', async (clicked?: unknown, selected?: unknown) => {
+      const pair = clicked === undefined && selected === undefined ? await pickTwoSoups(s.model, s.methodLabel) : selectedPair(s.model, clicked, selected);
+      return pair ? s.compare.show(pair[0], pair[1]) : undefined;
     }),
     reg('showRun', (node?: unknown) => (node instanceof RunNode ? s.ingredients.showRun(node) : undefined)),
     reg('revealSoup', async (arg?: unknown) => {
@@ -102,11 +109,51 @@ async function pickSoup(model: WorkspaceModel, methodLabel: (id: string) => stri
     void vscode.window.showInformationMessage('Model Soups: no soups have been cooked in this workspace yet.');
     return undefined;
   }
-  const pick = await vscode.window.showQuickPick(
-    soups.map((x) => ({ label: x.name, description: x.status === 'ok' ? soupDescription(x, methodLabel) : '', dir: x.dir })),
-    { title: 'Model Soups: choose a soup' },
-  );
+  const pick = await vscode.window.showQuickPick(soupPicks(soups, methodLabel), { title: 'Model Soups: choose a soup' });
   return pick?.dir;
+}
+
+function soupPicks(soups: readonly SoupSummary[], methodLabel: (id: string) => string): (vscode.QuickPickItem & { dir: string })[] {
+  return soups.map((x) => ({ label: x.name, description: x.status === 'ok' ? soupDescription(x, methodLabel) : '', dir: x.dir }));
+}
+
+/**
+ * The two soups selected in the Soups view (VS Code passes the clicked row and the whole
+ * selection), older as A and newer as B, so that B − A reads as what the later cook changed.
+ * Anything but exactly two readable soups gets a message saying what to do.
+ */
+function selectedPair(model: WorkspaceModel, clicked: unknown, selected: unknown): [string, string] | undefined {
+  const args = Array.isArray(selected) && selected.length > 0 ? selected : [clicked];
+  const dirs = [...new Set(args.map(soupDirOf).filter((d): d is string => d !== undefined))];
+  const soups = dirs.map((d) => model.soups.find((x) => x.dir === d));
+  if (dirs.length !== 2) {
+    void vscode.window.showInformationMessage(`Model Soups: select exactly two soups to compare (${dirs.length} selected). Ctrl+click (Cmd+click on macOS) a second soup in the Soups view, or run “Compare Soups…” from the Command Palette to pick them.`);
+    return undefined;
+  }
+  const unreadable = dirs.filter((_, i) => soups[i]?.status !== 'ok').map((d) => path.basename(d));
+  if (unreadable.length > 0) {
+    void vscode.window.showWarningMessage(`Model Soups: cannot compare ${unreadable.join(' and ')}: ${unreadable.length === 1 ? 'its report is' : 'their reports are'} not readable.`);
+    return undefined;
+  }
+  const created = (i: number): string => {
+    const x = soups[i];
+    return x?.status === 'ok' ? x.createdAt : '';
+  };
+  return created(0) <= created(1) ? [dirs[0], dirs[1]] : [dirs[1], dirs[0]];
+}
+
+/** The palette's way: pick soup A, then soup B among the others. */
+async function pickTwoSoups(model: WorkspaceModel, methodLabel: (id: string) => string): Promise<[string, string] | undefined> {
+  const soups = model.soups.filter((x) => x.status === 'ok');
+  if (soups.length < 2) {
+    void vscode.window.showInformationMessage(`Model Soups: comparing needs two cooked soups; this workspace has ${soups.length}.`);
+    return undefined;
+  }
+  const items = soupPicks(soups, methodLabel);
+  const a = await vscode.window.showQuickPick(items, { title: 'Model Soups: compare soups (1/2): choose soup A' });
+  if (!a) return undefined;
+  const b = await vscode.window.showQuickPick(items.filter((i) => i.dir !== a.dir), { title: `Model Soups: compare soups (2/2): choose soup B, compared with ${a.label}` });
+  return b ? [a.dir, b.dir] : undefined;
 }
 
 async function pickMethod(methods: readonly SoupMethodDescriptor[]): Promise<string | undefined> {

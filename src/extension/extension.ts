@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { describeSoupMethod, soupCatalogue } from '../engine/soups/catalogue';
 import { registerCommands } from './commands';
+import { COMPARE_VIEW_TYPE, ComparePanels } from './comparePanel';
 import { readSettings } from './config';
 import { CookController } from './cookController';
 import { IngredientsTree } from './ingredientsTree';
@@ -21,6 +22,7 @@ export function activate(context: vscode.ExtensionContext): ModelSoupsApi {
   const ingredients = new IngredientsTree(model, isTrusted);
   const soups = new SoupsTree(model, methodLabel);
   const panels = new ResultsPanels(context.extensionUri, log);
+  const compare = new ComparePanels(context.extensionUri, log, (dir) => panels.show(dir));
   const runner = new JobRunner(context.asAbsolutePath('dist/worker.js'), log);
   const openAfterCook = (): boolean => readSettings(model.workspace ? vscode.Uri.file(model.workspace) : undefined).openResultsAfterCook;
   const cooks = new CookController(model, runner, log, ingredients, soups, methodLabel, (dir, background) => panels.show(dir, background), openAfterCook);
@@ -32,15 +34,17 @@ export function activate(context: vscode.ExtensionContext): ModelSoupsApi {
     ingredients,
     soups,
     panels,
+    compare,
     cooks,
     setupSteps,
     vscode.window.registerWebviewPanelSerializer(RESULTS_VIEW_TYPE, panels),
-    ...registerCommands({ model, cooks, panels, ingredients, methods: soupCatalogue, methodLabel, onSetupStep: (pick, step) => setupSteps.fire({ pick, step }) }),
+    vscode.window.registerWebviewPanelSerializer(COMPARE_VIEW_TYPE, compare),
+    ...registerCommands({ model, cooks, panels, compare, ingredients, methods: soupCatalogue, methodLabel, onSetupStep: (pick, step) => setupSteps.fire({ pick, step }) }),
     model.onDidChange(() => void vscode.commands.executeCommand('setContext', 'modelSoups.state', ingredients.sidebarState)),
   );
   void vscode.commands.executeCommand('setContext', 'modelSoups.state', 'loading');
   void model.refresh();
-  return createApi(model, ingredients, soups, cooks, panels, setupSteps.event);
+  return createApi(model, ingredients, soups, cooks, panels, setupSteps.event, compare);
 }
 
 export function deactivate(): void {

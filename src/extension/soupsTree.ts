@@ -19,7 +19,8 @@ export class SoupsTree implements vscode.TreeDataProvider<TreeNode>, vscode.Disp
     private readonly model: WorkspaceModel,
     private readonly methodLabel: (id: string) => string,
   ) {
-    this.view = vscode.window.createTreeView(SOUPS_VIEW, { treeDataProvider: this, showCollapseAll: true });
+    // Several soups can be selected: Compare Soups… takes two.
+    this.view = vscode.window.createTreeView(SOUPS_VIEW, { treeDataProvider: this, showCollapseAll: true, canSelectMany: true });
     this.disposables.push(this.view, model.onDidChange(() => this.rebuild()));
     this.rebuild();
   }

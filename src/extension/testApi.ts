@@ -2,6 +2,7 @@ import type * as vscode from 'vscode';
 import type { CookProgress } from '../engine/cookPlan';
 import type { WorkspaceScan } from '../engine/discovery/scanResult';
 import type { SoupSummary } from '../engine/soupIndex';
+import type { ComparePanelInfo, ComparePanels } from './comparePanel';
 import type { CookController, CookOutcome } from './cookController';
 import type { IngredientRow, IngredientsTree, SidebarState } from './ingredientsTree';
 import type { PanelInfo, ResultsPanels } from './resultsPanel';
@@ -63,11 +64,17 @@ export interface ModelSoupsApi {
   panels(): PanelInfo[];
   /** Fires when a results panel's webview has drawn its report. */
   onPanelRendered: vscode.Event<PanelInfo>;
+  /** The compare panel, if open: its two soups and what its webview drew. */
+  comparePanel(): ComparePanelInfo | undefined;
+  /** Fires when the compare panel's webview has drawn a pair of soups. */
+  onComparePanelRendered: vscode.Event<ComparePanelInfo>;
+  /** What VS Code does with a compare panel after a window reload (see {@link restorePanel}). */
+  restoreComparePanel(panel: vscode.WebviewPanel, state: unknown): Promise<void>;
   /** What VS Code does after a window reload: hands a bare panel and its saved state to the serializer. */
   restorePanel(panel: vscode.WebviewPanel, state: unknown): Promise<void>;
 }
 
-export function createApi(model: WorkspaceModel, tree: IngredientsTree, soupsTree: SoupsTree, cooks: CookController, panels: ResultsPanels, onSetupStep: vscode.Event<SetupStep>): ModelSoupsApi {
+export function createApi(model: WorkspaceModel, tree: IngredientsTree, soupsTree: SoupsTree, cooks: CookController, panels: ResultsPanels, onSetupStep: vscode.Event<SetupStep>, compare: ComparePanels): ModelSoupsApi {
   return {
     workspace: () => model.workspace,
     refresh: () => model.refresh(),
@@ -95,6 +102,9 @@ export function createApi(model: WorkspaceModel, tree: IngredientsTree, soupsTre
     onJobProgress: cooks.onProgress,
     panels: () => panels.list(),
     onPanelRendered: panels.onDidRender,
+    comparePanel: () => compare.info(),
+    onComparePanelRendered: compare.onDidRender,
+    restoreComparePanel: (panel, state) => compare.deserializeWebviewPanel(panel, state),
     restorePanel: (panel, state) => panels.deserializeWebviewPanel(panel, state),
   };
 }

@@ -21,6 +21,21 @@ export function newNonce(): string {
  * Nothing remote is loaded.
  */
 export function resultsPageHtml(src: ResultsPageSources, nonce: string = newNonce()): string {
+  return webviewPageHtml(src, [src.styleUri], 'Soup results', 'Loading the soup report…', nonce);
+}
+
+/** What the compare panel's page needs: the results page's sources plus its own stylesheet. */
+export interface ComparePageSources extends ResultsPageSources {
+  /** `webview.asWebviewUri(media/compare.css)`, loaded after the results panel's theme. */
+  compareStyleUri: string;
+}
+
+/** The compare panel's page: the same CSP and nonce rules as {@link resultsPageHtml}. */
+export function comparePageHtml(src: ComparePageSources, nonce: string = newNonce()): string {
+  return webviewPageHtml(src, [src.styleUri, src.compareStyleUri], 'Compare soups', 'Loading the two soup reports…', nonce);
+}
+
+function webviewPageHtml(src: ResultsPageSources, styleUris: string[], title: string, loading: string, nonce: string): string {
   const csp = [
     "default-src 'none'",
     `img-src ${src.cspSource} data:`,
@@ -30,6 +45,7 @@ export function resultsPageHtml(src: ResultsPageSources, nonce: string = newNonc
     `font-src ${src.cspSource}`,
     `script-src 'nonce-${nonce}'`,
   ].join('; ');
+  const styles = styleUris.map((u) => `<link rel="stylesheet" href="${escapeAttr(u)}">`).join('\n');
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -37,12 +53,12 @@ export function resultsPageHtml(src: ResultsPageSources, nonce: string = newNonc
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta property="csp-nonce" content="${nonce}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${escapeAttr(src.styleUri)}">
-<title>Soup results</title>
+${styles}
+<title>${title}</title>
 </head>
 <body>
 <p id="status" class="visually-hidden" role="status" aria-live="polite"></p>
-<main id="app"><p class="muted">Loading the soup report…</p></main>
+<main id="app"><p class="muted">${loading}</p></main>
 <script nonce="${nonce}" src="${escapeAttr(src.scriptUri)}"></script>
 </body>
 </html>`;

@@ -9,12 +9,13 @@ export function formatPercent(fraction: number | undefined, digits = 1): string 
 /**
  * The difference of two accuracies in percentage points: "+1.2 pp", "−0.4 pp", and "±0.0 pp"
  * when it rounds to zero (so a tiny loss never shows as "+0.0"); an em dash when either is missing.
+ * `digits` decimals (default 1).
  */
-export function formatGain(value: number | undefined, reference: number | undefined): string {
+export function formatGain(value: number | undefined, reference: number | undefined, digits = 1): string {
   if (value === undefined || reference === undefined || !Number.isFinite(value) || !Number.isFinite(reference)) return '—';
   const pp = (value - reference) * 100;
-  const magnitude = Math.abs(pp).toFixed(1);
-  const sign = magnitude === '0.0' ? '±' : pp > 0 ? '+' : '−';
+  const magnitude = Math.abs(pp).toFixed(digits);
+  const sign = Number(magnitude) === 0 ? '±' : pp > 0 ? '+' : '−';
   return `${sign}${magnitude} pp`;
 }
 

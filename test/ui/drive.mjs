@@ -15,7 +15,8 @@
 // Screenshots: workbench<suffix>.png (the sidebar), and <theme>-progress.png (the cook's progress
 // notification), <theme>-results.png (the workbench with the results panel), <theme>-charts.png
 // (the panel scrolled to its charts), <theme>-analyses-<id>.png (each analyses section, and
-// -angles-table: the heatmap's table view); failure-<n><suffix>.png when a step fails.
+// -angles-table: the heatmap's table view), <theme>-compare.png and <theme>-compare-chart.png (the
+// compare panel on the greedy and the uniform soup); failure-<n><suffix>.png when a step fails.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -591,6 +592,60 @@ export const STEPS = [
       });
       if (!label.includes(`${EXPECTED_GREEDY_MEMBERS} members`)) throw new Error(`the soup row does not say "${EXPECTED_GREEDY_MEMBERS} members": "${label}"`);
       ctx.log(`Soups: "${label}"`);
+    },
+  },
+  {
+    name: 'Compare Soups… on two soups selected in the Soups view: one panel, B − A per dataset with its sign in words',
+    run: async (page, ctx) => {
+      // A second soup to compare with: the uniform soup of the same runs.
+      await runCommand(page, 'Model Soups: Cook Uniform Soup');
+      const tab = page.locator('.tabs-container .tab', { hasText: /Soup: uniform-/ }).first();
+      await tab.waitFor({ state: 'visible', timeout: COOK_TIMEOUT_MS }).catch(async () => {
+        throw new Error(`the uniform soup's panel did not open within ${COOK_TIMEOUT_MS / 1000} s; notifications: ${JSON.stringify(await notificationTexts(page))}`);
+      });
+      await runCommand(page, 'Notifications: Clear All Notifications').catch(() => {});
+      await page.keyboard.press('Escape');
+      // Select both soups as a user does: click one, Ctrl+click the other, then the context menu.
+      const pane = sidebarPane(page, 'Soups');
+      const soupRow = (re) => pane.locator('.monaco-list-row', { hasText: re }).first();
+      const greedy = soupRow(/greedy-\d{8}-\d{6}/);
+      const uniform = soupRow(/uniform-\d{8}-\d{6}/);
+      await uniform.waitFor({ state: 'visible', timeout: 30_000 });
+      await greedy.click();
+      await uniform.click({ modifiers: ['Control'] });
+      await uniform.click({ button: 'right' });
+      const item = page.locator('.monaco-menu .action-item', { hasText: 'Compare Soups…' }).first();
+      await item.waitFor({ state: 'visible', timeout: 10_000 });
+      await item.click();
+      await page.locator('.tabs-container .tab', { hasText: /Compare: / }).first().waitFor({ state: 'visible', timeout: 30_000 });
+      const frame = await waitForWebview(page, { selector: 'table.compare-table tbody tr', timeoutMs: 60_000 });
+      const body = frame.locator('body');
+      const shown = await body.evaluate(() => ({
+        title: document.querySelector('h1')?.textContent ?? '',
+        rows: [...document.querySelectorAll('table.compare-table')[0].querySelectorAll('tbody tr')].map((r) => [...r.children].map((c) => c.textContent ?? '')),
+        warnings: document.querySelectorAll('.compare-warnings li').length,
+        live: [...document.querySelectorAll('[aria-live]')].map((e) => e.getAttribute('role')),
+        rowHeaders: [...document.querySelectorAll('table.compare-table tbody tr')].every((r) => r.firstElementChild?.tagName === 'TH' && r.firstElementChild.getAttribute('scope') === 'row'),
+      }));
+      const problems = [];
+      if (!/greedy-.*\(A\).*uniform-.*\(B\)/.test(shown.title)) problems.push(`the title does not name greedy as A and uniform as B: "${shown.title}"`);
+      const labels = shown.rows.map((r) => r[0]);
+      if (labels[0] !== 'held-out' || labels.at(-1) !== 'shift average') problems.push(`unexpected dataset rows ${JSON.stringify(labels)}`);
+      for (const r of shown.rows) {
+        if (!/^[+−±]\d+\.\d\d pp$/.test(r[5])) problems.push(`B − A of ${r[0]} is "${r[5]}", not a signed number of points`);
+        if (!/^(B higher|A higher|the same)/.test(r[6])) problems.push(`"${r[6]}" does not say in words which soup is higher on ${r[0]}`);
+      }
+      if (shown.warnings !== 0) problems.push(`${shown.warnings} warnings for two soups of the same data`);
+      if (shown.live.length !== 1 || shown.live[0] !== 'status') problems.push(`expected one live region, the status line; found ${JSON.stringify(shown.live)}`);
+      if (!shown.rowHeaders) problems.push('a table row does not start with its dataset as a row header');
+      if (problems.length > 0) throw new Error(problems.join('; '));
+      ctx.log(`compare: ${shown.rows.length} dataset rows; held-out ${JSON.stringify(shown.rows[0])}`);
+      await themedScreenshot(page, ctx, 'compare');
+      // The chart behind its toggle, for the second picture.
+      await frame.locator('.compare-chart summary').click();
+      await body.evaluate(() => document.querySelector('.compare-chart')?.scrollIntoView({ block: 'start' }));
+      await themedScreenshot(page, ctx, 'compare-chart');
+      await body.evaluate(() => window.scrollTo(0, 0));
     },
   },
 ];

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { newNonce, resultsPageHtml, type ResultsPageSources } from '../../src/extension/webviewHtml';
+import { comparePageHtml, newNonce, resultsPageHtml, type ResultsPageSources } from '../../src/extension/webviewHtml';
 
 // What VS Code hands the panel (code-server and desktop use this CDN-style resource origin).
 const CSP_SOURCE = 'https://file+.vscode-resource.vscode-cdn.net';
@@ -103,5 +103,24 @@ describe('results page HTML', () => {
     const css = readFileSync(path.resolve(__dirname, '..', '..', '..', 'media', 'results.css'), 'utf8');
     assert.doesNotMatch(css, /@import/i);
     assert.doesNotMatch(css, /url\(\s*['"]?\s*(?:https?:|\/\/)/i);
+  });
+});
+
+describe('compare page HTML', () => {
+  const compare = { ...SOURCES, scriptUri: `${CSP_SOURCE}/ext/dist/compare.js`, compareStyleUri: `${CSP_SOURCE}/ext/media/compare.css` };
+  const html = comparePageHtml(compare);
+
+  it('has the results page’s CSP and loads only its own script and the two stylesheets', () => {
+    const directives = csp(html);
+    assert.deepEqual(directives.get('default-src'), ["'none'"]);
+    assert.deepEqual(directives.get('script-src'), [`'nonce-${nonceOf(html)}'`]);
+    const loads = [...html.matchAll(/\b(?:src|href)="([^"]*)"/g)].map((m) => m[1]);
+    assert.deepEqual(loads.sort(), [compare.scriptUri, compare.styleUri, compare.compareStyleUri].sort());
+  });
+
+  it('has a stylesheet that imports nothing and points at no remote URL', () => {
+    const css = readFileSync(path.resolve(__dirname, '..', '..', '..', 'media', 'compare.css'), 'utf8');
+    assert.doesNotMatch(css, /@import/i);
+    assert.doesNotMatch(css, /url\(/i);
   });
 });
