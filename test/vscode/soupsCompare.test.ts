@@ -179,6 +179,9 @@ describe('Compare Soups', () => {
   });
 
   it('from the palette asks for soup A, then soup B among the others, in that order', async () => {
+    // A fresh panel: the previous test's restored and stray panels are not this test's subject.
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    assert.equal(api.comparePanel(), undefined);
     const ok = api.soups().filter((x) => x.status === 'ok');
     const rendered = nextRender(api, [ok[0].dir, ok[1].dir]);
     const running = vscode.commands.executeCommand('modelSoups.compareSoups');

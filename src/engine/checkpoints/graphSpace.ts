@@ -90,7 +90,10 @@ export class GraphSpace {
 }
 
 /** A checkpoint tensor's values in the graph weight's type and layout, as little-endian bytes. */
-function graphBytes(values: ArrayLike<number>, w: OnnxWeight, t: TensorEntry, transposed: boolean): Uint8Array {
+function graphBytes(values: Float32Array | Float64Array, w: OnnxWeight, t: TensorEntry, transposed: boolean): Uint8Array {
+  // Float32 values already in the graph's layout are written as they were read: a second copy of
+  // the largest tensor (2/3 of an MLP's weights) would set the cook's peak memory.
+  if (!transposed && w.dataType === OnnxDataType.FLOAT && values instanceof Float32Array) return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
   const arr = w.dataType === OnnxDataType.DOUBLE ? new Float64Array(w.numel) : new Float32Array(w.numel);
   if (transposed) {
     // The initializer [cols, rows] holds the transpose of the tensor [rows, cols].
