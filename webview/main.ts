@@ -1,5 +1,5 @@
 import { provideVSCodeDesignSystem, vsCodeButton, vsCodeDataGrid, vsCodeDataGridCell, vsCodeDataGridRow, vsCodeDivider } from '@vscode/webview-ui-toolkit';
-import type { SoupReport } from '../src/shared/webviewProtocol';
+import type { SoupMethodView, SoupReport } from '../src/shared/webviewProtocol';
 import { assertNever } from '../src/shared/assertNever';
 import { datasetsNote } from '../src/shared/datasetSummary';
 import { formatGain, formatPercent } from '../src/shared/format';
@@ -8,7 +8,7 @@ import { analysesSections } from './analysesView';
 import { drawCharts, type DrawnCharts } from './charts';
 import { modelRows } from './rows';
 import { buildTable } from './table';
-import { trajectoryTable } from './trajectoryTable';
+import { scatterTable, shiftsTable, trajectoryTable } from './chartTables';
 import { readPalette } from './theme';
 import { recookButton } from './recookButton';
 import { vscodeApi } from './vscodeApi';
@@ -61,7 +61,7 @@ function render(msg: InitMessage): void {
     el('vscode-divider'),
     section('Comparison', `Accuracy on every dataset; ★ marks the best value in each column. A soup costs one model at inference, the ensemble costs K. ${datasetsNote(r)}`.trim(), scroller),
     el('vscode-divider'),
-    chartsSection(r),
+    chartsSection(r, msg.method),
     ...analysesSections(r),
   );
   status.textContent = `${msg.method.label} ${r.name}: held-out ${formatPercent(r.soup.metrics.heldout)}, shift average ${formatPercent(r.soup.metrics.shiftAvg)}, ${r.soup.members.length} members.`;
@@ -120,7 +120,7 @@ function actions(): HTMLElement {
 }
 
 /** Only the cards that apply: shift charts need shift sets, the trajectory needs greedy steps. */
-function chartsSection(r: SoupReport): HTMLElement {
+function chartsSection(r: SoupReport, method: SoupMethodView): HTMLElement {
   const wrap = el('div', '', 'charts');
   const figure = (id: string, title: string, caption: string, wide = false): HTMLElement => {
     const f = el('figure', '', wide ? 'chart chart-wide' : 'chart');
@@ -137,13 +137,21 @@ function chartsSection(r: SoupReport): HTMLElement {
     return f;
   };
   const hasShifts = r.shiftNames.length > 0;
-  if (hasShifts) wrap.append(figure('chart-scatter', 'In-distribution vs. distribution shift', 'Each dot is a fine-tuned ingredient; soups and the ensemble are the large markers. Up and to the right is better. A baseline outside the runs’ range sits on the edge, pointing where it lies.'));
+  if (hasShifts) {
+    const f = figure('chart-scatter', 'In-distribution vs. distribution shift', 'Each dot is a fine-tuned ingredient; soups and the ensemble are the large markers. Up and to the right is better. A baseline outside the runs’ range sits on the edge, pointing where it lies.');
+    f.appendChild(scatterTable(r, method));
+    wrap.append(f);
+  }
   if (r.steps.length > 0) {
     const f = figure('chart-trajectory', 'Greedy trajectory', 'Held-out accuracy of the soup after each candidate; kept candidates in green, rejected ones crossed out.');
     f.appendChild(trajectoryTable(r.steps));
     wrap.append(f);
   }
-  if (hasShifts) wrap.append(figure('chart-shifts', 'Accuracy per distribution shift', 'Best individual, uniform soup, this soup and the logit ensemble on each shift dataset.', true));
+  if (hasShifts) {
+    const f = figure('chart-shifts', 'Accuracy per distribution shift', 'Best individual, uniform soup, this soup and the logit ensemble on each shift dataset.', true);
+    f.appendChild(shiftsTable(r, method));
+    wrap.append(f);
+  }
   const body = el('div');
   if (!hasShifts) body.appendChild(el('p', 'No shift sets are configured, so there is no shift average and no shift charts. To add them, run “Model Soups: Configure Evaluation Data” and tick the distribution-shift datasets in step 3, then cook again.', 'muted hint'));
   if (wrap.childElementCount > 0) body.appendChild(wrap);

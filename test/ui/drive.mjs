@@ -200,7 +200,8 @@ async function revealNotification(page, ctx, hasText, { graceMs = 3_000 } = {}) 
 /**
  * Runs in the results webview: what a screen reader and the keyboard get. One short live line
  * (not the whole page), row headers for the model column, "best" in the cells' accessible
- * names, the greedy steps as a table, focusable charts, and a scatter zoomed to the runs.
+ * names, the greedy steps, the scatter's points and the shift bars as tables, focusable charts,
+ * and a scatter zoomed to the runs.
  */
 function accessibilityProblems() {
   const problems = [];
@@ -215,6 +216,11 @@ function accessibilityProblems() {
   if (!best.every((c) => c.querySelector('.best-mark')?.getAttribute('aria-hidden') === 'true')) problems.push('a ★ is not hidden from screen readers');
   const steps = document.querySelectorAll('details.steps tbody tr').length;
   if (steps !== 12) problems.push(`the greedy steps table has ${steps} rows, not 12`);
+  // The scatter's and the shift bars' numbers as tables: the soup, the ensemble, the uniform soup and 12 runs; 5 shift sets.
+  const points = document.querySelectorAll('.chart:has(#chart-scatter) details.chart-numbers tbody tr').length;
+  if (points !== 15) problems.push(`the scatter's table has ${points} rows, not 15`);
+  const shiftRows = document.querySelectorAll('.chart:has(#chart-shifts) details.chart-numbers tbody tr').length;
+  if (shiftRows !== 5) problems.push(`the shift bars' table has ${shiftRows} rows, not 5`);
   const canvases = [...document.querySelectorAll('.charts canvas')];
   if (!canvases.every((c) => c.tabIndex === 0 && c.getAttribute('aria-label'))) problems.push('a chart is not focusable or has no accessible name');
   // The example's uniform soup (62 %) lies far below the runs: on the edge, not stretching the axes.
