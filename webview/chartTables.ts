@@ -1,4 +1,5 @@
 import { formatPercent } from '../src/shared/format';
+import { dataTable, el } from './analysisDom';
 import type { GreedyStep, SoupMethodView, SoupReport } from '../src/shared/webviewProtocol';
 
 /**
@@ -6,34 +7,9 @@ import type { GreedyStep, SoupMethodView, SoupReport } from '../src/shared/webvi
  * pixels only, so a screen reader, a keyboard user or a high-contrast theme gets the same
  * numbers here (the analyses charts have their own Table view toggle, chartFigure.ts).
  */
-function numbersTable(className: string, summaryText: string, captionText: string, headers: string[], rows: string[][], rowHeader = 0): HTMLElement {
-  const details = document.createElement('details');
-  details.className = className;
-  const summary = document.createElement('summary');
-  summary.textContent = summaryText;
-  details.appendChild(summary);
-  const table = document.createElement('table');
-  const caption = document.createElement('caption');
-  caption.textContent = captionText;
-  table.appendChild(caption);
-  // Column `rowHeader` names the row (a candidate, a model or a shift set) for screen readers.
-  const row = (cells: string[], header: boolean): HTMLTableRowElement => {
-    const tr = document.createElement('tr');
-    cells.forEach((text, i) => {
-      const cell = document.createElement(header || i === rowHeader ? 'th' : 'td');
-      if (header) cell.setAttribute('scope', 'col');
-      else if (i === rowHeader) cell.setAttribute('scope', 'row');
-      cell.textContent = text;
-      tr.appendChild(cell);
-    });
-    return tr;
-  };
-  const head = document.createElement('thead');
-  head.appendChild(row(headers, true));
-  const body = document.createElement('tbody');
-  for (const r of rows) body.appendChild(row(r, false));
-  table.append(head, body);
-  details.appendChild(table);
+function numbersTable(className: string, summaryText: string, caption: string, headers: string[], rows: string[][]): HTMLElement {
+  const details = el('details', '', className);
+  details.append(el('summary', summaryText), dataTable(caption, headers, rows));
   return details;
 }
 
@@ -42,7 +18,7 @@ const pct = (v: number | undefined): string => (v === undefined ? '—' : format
 /** The greedy trajectory: which candidate was tried at each step, the soup's held-out accuracy with it, and whether it was kept. */
 export function trajectoryTable(steps: readonly GreedyStep[]): HTMLElement {
   const rows = steps.map((s, i) => [String(i + 1), s.candidate, formatPercent(s.heldout), i === 0 ? 'start' : s.added ? 'kept' : 'rejected']);
-  return numbersTable('steps', `Show the ${steps.length} greedy steps as a table`, 'Greedy steps: candidates in held-out order', ['Step', 'Candidate', 'Soup held-out with it', 'Decision'], rows, 1);
+  return numbersTable('steps', `Show the ${steps.length} greedy steps as a table`, 'Greedy steps: candidates in held-out order', ['Step', 'Candidate', 'Soup held-out with it', 'Decision'], rows);
 }
 
 /** The in-distribution vs. shift scatter: every point's two coordinates (test, else held-out, against the shift average). */
