@@ -4,6 +4,7 @@ import { assertNever } from '../src/shared/assertNever';
 import { datasetsNote } from '../src/shared/datasetSummary';
 import { formatGain, formatPercent } from '../src/shared/format';
 import { parseHostToWebview, parsePanelState, REPORT_FILE, SOUP_MODEL_FILE, type InitMessage } from '../src/shared/webviewProtocol';
+import { el } from './analysisDom';
 import { analysesSections } from './analysesView';
 import { drawCharts, type DrawnCharts } from './charts';
 import { modelRows } from './rows';
@@ -170,13 +171,6 @@ function fact(text: string): HTMLElement {
   return el('span', text, 'fact');
 }
 
-/** Creates an element whose text is set with textContent: report data is never parsed as HTML. */
-function el(tag: string, text = '', className = ''): HTMLElement {
-  const e = document.createElement(tag);
-  if (text) e.textContent = text;
-  if (className) e.className = className;
-  return e;
-}
 
 // After a reload the page starts empty; the host answers `ready` with the report again.
 if (parsePanelState(vscodeApi.getState())) app.replaceChildren(el('p', 'Loading the soup report…', 'muted'));
