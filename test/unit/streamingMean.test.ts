@@ -231,31 +231,49 @@ describe('chunk kernels (WebAssembly SIMD and JS)', () => {
     assert.equal(createKernel(1 << 16, 'js').simd, false);
   });
 
-  it('gives identical sums and means, bit for bit, for float32 and float64 inputs of any length', () => {
+  it('gives identical sums and means, bit for bit, for float32 and float64 inputs of any length and any member count', () => {
     const E = 1024;
     const kernels = [createKernel(E * 32, 'simd'), createKernel(E * 32, 'js')];
-    for (const n of [1, 3, 4, 5, 255, 1024]) {
-      const results = kernels.map((k) => {
-        const f32 = new Float32Array(k.memory);
-        const f64 = new Float64Array(k.memory);
-        // acc at 0, x at 8E, out at 16E bytes
-        f64.fill(0, 0, E);
-        const local = xorshift(n);
-        for (let m = 0; m < 5; m++) {
-          for (let j = 0; j < n; j++) f32[2 * E + j] = (local() - 0.5) * 10 ** Math.floor(local() * 12 - 6);
-          k.addF32(0, 8 * E, n);
+    // k = 4 and 8 multiply by 1/k in the SIMD kernel, 3 and 5 divide; -0 members must sum to +0.
+    for (const [n, k] of [[1, 1], [3, 2], [4, 3], [5, 4], [255, 5], [1024, 8], [1024, 3]]) {
+      const results = kernels.map((kern) => {
+        const f32 = new Float32Array(kern.memory);
+        const f64 = new Float64Array(kern.memory);
+        // acc at 0, x at 8E, out at 16E bytes; acc starts as garbage (first* must not read it)
+        f64.fill(Number.NaN, 0, E);
+        const local = xorshift(n * 31 + k);
+        const member32 = () => {
+          for (let j = 0; j < n; j++) f32[2 * E + j] = j % 7 === 0 ? -0 : (local() - 0.5) * 10 ** Math.floor(local() * 12 - 6);
+        };
+        let last32: Float32Array = new Float32Array();
+        for (let m = 0; m < k; m++) {
+          member32();
+          if (m === 0) kern.firstF32(0, 8 * E, n);
+          else if (m < k - 1) kern.addF32(0, 8 * E, n);
+          if (m === k - 1 && k > 1) {
+            // The fused last member and the mean, against adding it and dividing.
+            kern.lastF32(24 * E, 0, 8 * E, n, k);
+            last32 = f32.slice(6 * E, 6 * E + n);
+            kern.addF32(0, 8 * E, n);
+          }
         }
-        k.divToF32(16 * E, 0, n, 5);
+        kern.divToF32(16 * E, 0, n, k);
         const sum32 = f64.slice(0, n);
         const mean32 = f32.slice(4 * E, 4 * E + n);
-        for (let m = 0; m < 3; m++) {
-          for (let j = 0; j < n; j++) f64[E + j] = (local() - 0.5) * 10 ** Math.floor(local() * 30 - 15);
-          k.addF64(0, 8 * E, n);
+        if (k > 1) assert.ok(Buffer.from(last32.buffer).equals(Buffer.from(mean32.buffer)), `lastF32 = addF32 + divToF32, n=${n}, k=${k}`);
+        for (let m = 0; m < k; m++) {
+          for (let j = 0; j < n; j++) f64[E + j] = j % 5 === 0 ? -0 : (local() - 0.5) * 10 ** Math.floor(local() * 30 - 15);
+          if (m === 0) kern.firstF64(0, 8 * E, n);
+          else kern.addF64(0, 8 * E, n);
         }
-        k.divToF64(16 * E, 0, n, 8);
+        kern.divToF64(16 * E, 0, n, k);
         return [sum32, mean32, f64.slice(0, n), f64.slice(2 * E, 2 * E + n)];
       });
-      results[0].forEach((a, i) => assert.ok(Buffer.from(a.buffer).equals(Buffer.from(results[1][i].buffer)), `n=${n}, result ${i}`));
+      results[0].forEach((a, i) => assert.ok(Buffer.from(a.buffer).equals(Buffer.from(results[1][i].buffer)), `n=${n}, k=${k}, result ${i}`));
+      // The sum of -0 members is +0, as a sum from 0 gives.
+      assert.ok(Object.is(results[0][0][0], 0) && Object.is(results[0][2][0], 0), `n=${n}, k=${k}: sums of -0 are +0`);
+      // The JS kernel is the plain definition: the means are the float64 sums divided by k.
+      results[1][1].forEach((v, j) => assert.ok(Object.is(v, Math.fround(results[1][0][j] / k)), `n=${n}, k=${k}, element ${j}`));
     }
   });
 });

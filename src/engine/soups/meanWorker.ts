@@ -41,11 +41,14 @@ export interface ShareJob {
   module: WebAssembly.Module | null;
 }
 
-/** A chunk kernel (see simdKernel.ts): addresses are byte offsets into `memory`. */
+/** A chunk kernel (see simdKernel.ts, whose ChunkKernel documents each operation): addresses are byte offsets into `memory`. */
 export interface ShareKernel {
   readonly memory: ArrayBuffer;
+  firstF32(acc: number, x: number, n: number): void;
+  firstF64(acc: number, x: number, n: number): void;
   addF32(acc: number, x: number, n: number): void;
   addF64(acc: number, x: number, n: number): void;
+  lastF32(out: number, acc: number, x: number, n: number, k: number): void;
   divToF32(out: number, acc: number, n: number, k: number): void;
   divToF64(out: number, acc: number, n: number, k: number): void;
 }
@@ -69,7 +72,6 @@ export function processChunks(job: ShareJob, kern: ShareKernel, readSync: ReadSy
   const slotAt = E * 16;
   const outAt = E * 8;
   const slot = new Uint8Array(kern.memory, slotAt, E * 4);
-  const acc = new Float64Array(kern.memory, 0, E);
   const started = performance.now();
   for (;;) {
     if (Atomics.load(ctl, 3) !== 0) return true;
@@ -80,7 +82,6 @@ export function processChunks(job: ShareJob, kern: ShareKernel, readSync: ReadSy
     const count = chunks[4 * c + 2];
     const eb = chunks[4 * c + 3];
     const bytes = count * eb;
-    acc.fill(0, 0, count);
     for (let m = 0; m < K; m++) {
       const i = m * T + w;
       const fd = job.fds[i];
@@ -93,11 +94,17 @@ export function processChunks(job: ShareJob, kern: ShareKernel, readSync: ReadSy
         }
         done += n;
       }
-      if (eb === 8) kern.addF64(0, slotAt, count);
-      else kern.addF32(0, slotAt, count);
+      // The first member starts the sum (no clearing pass), the last one ends it with the mean.
+      if (eb === 8) {
+        if (m === 0) kern.firstF64(0, slotAt, count);
+        else kern.addF64(0, slotAt, count);
+        if (m === K - 1) kern.divToF64(outAt, 0, count, K);
+      } else if (m === 0) {
+        kern.firstF32(0, slotAt, count);
+        if (K === 1) kern.divToF32(outAt, 0, count, K);
+      } else if (m < K - 1) kern.addF32(0, slotAt, count);
+      else kern.lastF32(outAt, 0, slotAt, count, K);
     }
-    if (eb === 8) kern.divToF64(outAt, 0, count, K);
-    else kern.divToF32(outAt, 0, count, K);
     emit(c, w, start, count, eb === 8);
     if (performance.now() - started > budgetMs) return false;
   }
@@ -112,11 +119,16 @@ export function makeKernel(module: WebAssembly.Module | null, bytes: number): Sh
   if (module) {
     const memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(bytes / 65536)) });
     const e = new WebAssembly.Instance(module, { e: { m: memory } }).exports as Record<string, (...a: number[]) => void>;
+    // x * 2^-j is x / 2^j exactly: a power-of-two k multiplies (see simdKernel.ts).
+    const pow2 = (k: number) => Number.isInteger(Math.log2(k));
     return {
       memory: memory.buffer,
+      firstF32: (acc, x, n) => e.firstF32(acc, x, up(n)),
+      firstF64: (acc, x, n) => e.firstF64(acc, x, up(n)),
       addF32: (acc, x, n) => e.addF32(acc, x, up(n)),
       addF64: (acc, x, n) => e.addF64(acc, x, up(n)),
-      divToF32: (out, acc, n, k) => e.divToF32(out, acc, up(n), k),
+      lastF32: (out, acc, x, n, k) => (pow2(k) ? e.lastMulToF32(out, acc, x, up(n), 1 / k) : e.lastDivToF32(out, acc, x, up(n), k)),
+      divToF32: (out, acc, n, k) => (pow2(k) ? e.scaleToF32(out, acc, up(n), 1 / k) : e.divToF32(out, acc, up(n), k)),
       divToF64: (out, acc, n, k) => e.divToF64(out, acc, up(n), k),
     };
   }
@@ -125,6 +137,16 @@ export function makeKernel(module: WebAssembly.Module | null, bytes: number): Sh
   const f64 = new Float64Array(memory, 0, memory.byteLength >> 3);
   return {
     memory,
+    firstF32(acc, x, n) {
+      const a = acc >> 3;
+      const b = x >> 2;
+      for (let j = 0; j < n; j++) f64[a + j] = 0 + f32[b + j];
+    },
+    firstF64(acc, x, n) {
+      const a = acc >> 3;
+      const b = x >> 3;
+      for (let j = 0; j < n; j++) f64[a + j] = 0 + f64[b + j];
+    },
     addF32(acc, x, n) {
       const a = acc >> 3;
       const b = x >> 2;
@@ -134,6 +156,12 @@ export function makeKernel(module: WebAssembly.Module | null, bytes: number): Sh
       const a = acc >> 3;
       const b = x >> 3;
       for (let j = 0; j < n; j++) f64[a + j] += f64[b + j];
+    },
+    lastF32(out, acc, x, n, k) {
+      const o = out >> 2;
+      const a = acc >> 3;
+      const b = x >> 2;
+      for (let j = 0; j < n; j++) f32[o + j] = (f64[a + j] + f32[b + j]) / k;
     },
     divToF32(out, acc, n, k) {
       const o = out >> 2;

@@ -2,9 +2,15 @@ import { makeKernel } from './meanWorker';
 /**
  * The arithmetic of a uniform soup over one chunk of elements, in two interchangeable versions:
  * a hand-assembled WebAssembly SIMD module (2 float64 lanes per instruction, ~100 bytes) and the
- * plain JS loops it replaces. Both do exactly the same IEEE operations in the same order
- * (float32 -> float64 promotion is exact, then one float64 add per member, then one float64
- * division rounded to the output type), so their results are identical bit for bit.
+ * plain JS loops it replaces. Both give the results of the same IEEE operations in the same order
+ * (float32 -> float64 promotion is exact, then one float64 add per member starting from 0, then
+ * one float64 division rounded to the output type), so their results are identical bit for bit.
+ *
+ * When k is a power of two the SIMD float32 mean multiplies by 1/k instead of dividing (a float64
+ * division costs several multiplications' time; it was a third of a 2-model mean): x * 2^-j is
+ * exactly x / 2^j in IEEE arithmetic, since both are the correctly rounded value of the same real
+ * number. For other k it divides. (Multiplying by 1/k and flagging the rare products that could
+ * round otherwise was tried: the checks cost as much as the division.)
  *
  * All addresses are byte offsets into one memory (the kernel's `memory`). Element counts are
  * rounded up to a multiple of {@link KERNEL_LANES}: the buffers must have room for that padding,
@@ -15,10 +21,16 @@ export interface ChunkKernel {
   readonly memory: ArrayBuffer;
   /** True for the WebAssembly SIMD version. */
   readonly simd: boolean;
+  /** acc[j] = 0 + x[j] for float32 x: the first member, without clearing acc first (0 + -0 is +0, as in a sum from 0). */
+  firstF32(acc: number, x: number, n: number): void;
+  /** acc[j] = 0 + x[j] for float64 x. */
+  firstF64(acc: number, x: number, n: number): void;
   /** acc[j] += x[j] for float32 x (acc float64). */
   addF32(acc: number, x: number, n: number): void;
   /** acc[j] += x[j] for float64 x. */
   addF64(acc: number, x: number, n: number): void;
+  /** out[j] = (acc[j] + x[j]) / k rounded to float32: the last member and the mean in one pass (acc is left as it was). */
+  lastF32(out: number, acc: number, x: number, n: number, k: number): void;
   /** out[j] = acc[j] / k rounded to float32. */
   divToF32(out: number, acc: number, n: number, k: number): void;
   /** out[j] = acc[j] / k (float64). */
@@ -62,7 +74,13 @@ export function simdModule(): WebAssembly.Module | null {
 //   (func $divToF32 (param $out i32) (param $acc i32) (param $n i32) (param $k f64)
 //     kk = f64x2.splat k; end = acc + n*8; while (acc < end) {
 //       out[0..3] = shuffle(demote(acc[0..1] / kk), demote(acc[2..3] / kk)) ... })
-//   (func $divToF64 ...))  ;; out[0..1] = acc[0..1] / kk; out[2..3] = acc[2..3] / kk
+//   (func $divToF64 ...)  ;; out[0..1] = acc[0..1] / kk; out[2..3] = acc[2..3] / kk
+//   (func $firstF32 ...)  ;; acc[0..1] = promote(x[0..1]) + 0 (a zero local), ...
+//   (func $firstF64 ...)  ;; acc[0..1] = x[0..1] + 0, ...
+//   (func $lastDivToF32 (param $out i32) (param $acc i32) (param $x i32) (param $n i32) (param $k f64)
+//     out[0..3] = shuffle(demote((acc[0..1] + promote(x[0..1])) / kk), ...))
+//   (func $lastMulToF32 ...)  ;; the same with * (1/k), for k a power of two
+//   (func $scaleToF32 ...))   ;; $divToF32 with * (1/k), for k a power of two
 
 const I32 = 0x7f;
 const F64 = 0x7c;
@@ -78,6 +96,7 @@ const store = (offset: number) => simd(0x0b, 4, offset); // v128.store
 const promoteLow = simd(0x5f); // f64x2.promote_low_f32x4
 const demoteZero = simd(0x5e); // f32x4.demote_f64x2_zero
 const f64x2Add = simd(0xf0);
+const f64x2Mul = simd(0xf2);
 const f64x2Div = simd(0xf3);
 const f64x2Splat = simd(0x14);
 const lowHalves = simd(0x0d, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23); // i8x16.shuffle
@@ -122,13 +141,33 @@ const addF64 = func([[1, I32]], loop(1, 2, 3, 3, [
   ...get(0), ...get(0), ...load(16), ...get(1), ...load(16), ...f64x2Add, ...store(16),
 ], [[0, 32], [1, 32]]));
 
-/** out = acc / k as float32: params out(0) acc(1) n(2) k(3); locals end(4) kk(5). */
-const divToF32 = func([[1, I32], [1, V128]], [...get(3), ...f64x2Splat, ...set(5), ...loop(1, 2, 3, 4, [
+/** acc = 0 + x, float32 x: params acc(0) x(1) n(2); locals end(3) zero(4) (locals start at 0). */
+const firstF32 = func([[1, I32], [1, V128]], loop(1, 2, 2, 3, [
+  ...get(0), ...get(1), ...load64Zero(0), ...promoteLow, ...get(4), ...f64x2Add, ...store(0),
+  ...get(0), ...get(1), ...load64Zero(8), ...promoteLow, ...get(4), ...f64x2Add, ...store(16),
+], [[0, 32], [1, 16]]));
+
+/** acc = 0 + x, float64 x: params acc(0) x(1) n(2); locals end(3) zero(4). */
+const firstF64 = func([[1, I32], [1, V128]], loop(1, 2, 3, 3, [
+  ...get(0), ...get(1), ...load(0), ...get(4), ...f64x2Add, ...store(0),
+  ...get(0), ...get(1), ...load(16), ...get(4), ...f64x2Add, ...store(16),
+], [[0, 32], [1, 32]]));
+
+/** out = acc op k as float32 (op: f64x2.div by k, or f64x2.mul by 1/k): params out(0) acc(1) n(2) k(3); locals end(4) kk(5). */
+const toF32 = (op: number[]) => func([[1, I32], [1, V128]], [...get(3), ...f64x2Splat, ...set(5), ...loop(1, 2, 3, 4, [
   ...get(0),
-  ...get(1), ...load(0), ...get(5), ...f64x2Div, ...demoteZero,
-  ...get(1), ...load(16), ...get(5), ...f64x2Div, ...demoteZero,
+  ...get(1), ...load(0), ...get(5), ...op, ...demoteZero,
+  ...get(1), ...load(16), ...get(5), ...op, ...demoteZero,
   ...lowHalves, ...store(0),
 ], [[0, 16], [1, 32]])]);
+
+/** out = (acc + x) op k as float32, float32 x: params out(0) acc(1) x(2) n(3) k(4); locals end(5) kk(6). */
+const lastToF32 = (op: number[]) => func([[1, I32], [1, V128]], [...get(4), ...f64x2Splat, ...set(6), ...loop(2, 3, 2, 5, [
+  ...get(0),
+  ...get(1), ...load(0), ...get(2), ...load64Zero(0), ...promoteLow, ...f64x2Add, ...get(6), ...op, ...demoteZero,
+  ...get(1), ...load(16), ...get(2), ...load64Zero(8), ...promoteLow, ...f64x2Add, ...get(6), ...op, ...demoteZero,
+  ...lowHalves, ...store(0),
+], [[0, 16], [1, 32], [2, 16]])]);
 
 /** out = acc / k as float64: params out(0) acc(1) n(2) k(3); locals end(4) kk(5). */
 const divToF64 = func([[1, I32], [1, V128]], [...get(3), ...f64x2Splat, ...set(5), ...loop(1, 2, 3, 4, [
@@ -141,19 +180,30 @@ const section = (id: number, items: number[][]) => {
   const content = [...uleb(items.length), ...items.flat()];
   return [id, ...uleb(content.length), ...content];
 };
-const exported = ['addF32', 'addF64', 'divToF32', 'divToF64'];
+const functions: [string, number, number[]][] = [
+  ['addF32', 0, addF32],
+  ['addF64', 0, addF64],
+  ['divToF32', 1, toF32(f64x2Div)],
+  ['divToF64', 1, divToF64],
+  ['firstF32', 0, firstF32],
+  ['firstF64', 0, firstF64],
+  ['scaleToF32', 1, toF32(f64x2Mul)],
+  ['lastDivToF32', 2, lastToF32(f64x2Div)],
+  ['lastMulToF32', 2, lastToF32(f64x2Mul)],
+];
 
-/** The module's bytes (about 300). */
+/** The module's bytes (about 1 KB). */
 export const SIMD_WASM = new Uint8Array([
   0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
   ...section(1, [
     [0x60, 3, I32, I32, I32, 0], // type 0: (i32 i32 i32) -> ()
     [0x60, 4, I32, I32, I32, F64, 0], // type 1: (i32 i32 i32 f64) -> ()
+    [0x60, 5, I32, I32, I32, I32, F64, 0], // type 2: (i32 i32 i32 i32 f64) -> ()
   ]),
   ...section(2, [[...name('e'), ...name('m'), 0x02, 0x00, 1]]), // import memory, min 1 page
-  ...section(3, [[0], [0], [1], [1]]), // function types
-  ...section(7, exported.map((n, i) => [...name(n), 0x00, i])), // exports
-  ...section(10, [addF32, addF64, divToF32, divToF64]),
+  ...section(3, functions.map(([, type]) => [type])), // function types
+  ...section(7, functions.map(([n], i) => [...name(n), 0x00, i])), // exports
+  ...section(10, functions.map(([, , code]) => code)),
 ]);
 
 function uleb(v: number): number[] {

@@ -9,8 +9,8 @@ import type { ChunkKernel } from './simdKernel';
 import type { ShareJob } from './meanWorker';
 import { CTL, processChunks, WORKER_BOOTSTRAP, workerSource } from './meanWorker';
 import { createKernel, KERNEL_LANES, simdModule } from './simdKernel';
-import type { Chunk, WeightSet } from './weights';
-import { allocWeight, CHUNK_ELEMS, checkSameLayout, chunkSpans, streamChunks, WeightReader } from './weights';
+import type { WeightSet } from './weights';
+import { allocWeight, CHUNK_ELEMS, checkSameLayout, chunkSpans } from './weights';
 
 /** How a {@link StreamingMean} works; the defaults are what the engine uses. */
 export interface StreamingMeanConfig {
@@ -80,68 +80,22 @@ export class StreamingMean {
       if (out[i]?.length !== w.numel || out[i] instanceof Float64Array !== (w.dataType === OnnxDataType.DOUBLE)) throw new RangeError(`out[${i}] does not fit weight "${w.name}"`);
     });
 
-    // One memory: the float64 chunk sum, the output chunk (float32 or float64), the read slot.
-    const E = this.chunkElems;
-    const accAt = 0;
-    const outAt = E * 8;
-    const slotAt = E * 16;
-    const kernel: ChunkKernel = createKernel(slotAt + E * 4, this.kernel);
-    const mem = kernel.memory;
-    const acc = new Float64Array(mem, accAt, E);
-    const slot = new Uint8Array(mem, slotAt, E * 4);
-    const outChunk32 = new Float32Array(mem, outAt, E);
-    const outChunk64 = new Float64Array(mem, outAt, E);
-
-    const K = models.length;
+    // One memory: the float64 chunk sum, the output chunk (float32 or float64), the read slot (see processChunks).
+    const kernel: ChunkKernel = createKernel(this.chunkElems * 20, this.kernel);
     this.lastThreads = 1;
     const modelBytes = layout.weights.reduce((a, w) => a + w.data.length, 0);
-    if (this.threads === 2 && modelBytes >= this.parallelMinBytes) {
-      const worker = startWorker();
-      if (worker) {
-        this.lastThreads = 2;
-        return this.meanTwoThreads(models, out, kernel, worker, opts);
-      }
-    }
-    const readers = models.map((m) => new WeightReader(m));
-    const T = layout.weights.length;
-    function* chunks(): Generator<Chunk & { member: number }> {
-      // Tensor by tensor, chunk by chunk, and within a chunk every member in member order.
-      for (const [i, w] of layout.weights.entries()) {
-        for (const span of chunkSpans(w, E)) for (const [member, reader] of readers.entries()) yield { ...span, reader, weight: i, member };
-      }
-    }
-    let tensorsDone = 0;
-    try {
-      await streamChunks(chunks(), slot, (c, bytes) => {
-        const at = bytes.byteOffset;
-        const f64 = c.elemBytes === 8;
-        if (c.member === 0) acc.fill(0, 0, c.count);
-        if (f64) kernel.addF64(accAt, at, c.count);
-        else kernel.addF32(accAt, at, c.count);
-        if (c.member === K - 1) {
-          const target = out[c.weight];
-          if (f64) {
-            kernel.divToF64(outAt, accAt, c.count, K);
-            target.set(outChunk64.subarray(0, c.count), c.start);
-          } else {
-            kernel.divToF32(outAt, accAt, c.count, K);
-            target.set(outChunk32.subarray(0, c.count), c.start);
-          }
-          if (c.start + c.count === layout.weights[c.weight].numel) opts.onTensor?.(++tensorsDone, T);
-        }
-      }, signal);
-    } finally {
-      await Promise.all(readers.map((r) => r.close()));
-    }
-    return out;
+    const worker = this.threads === 2 && modelBytes >= this.parallelMinBytes ? startWorker() : null;
+    if (worker) this.lastThreads = 2;
+    return this.meanShared(models, out, kernel, worker, opts);
   }
 
   /**
-   * The chunks shared between this thread and `worker` (see meanWorker.ts): each thread takes
-   * the next chunk with an atomic counter, sums it in member order and divides it; the worker
-   * hands its means back through a small shared ring that this thread copies into `out`.
+   * The chunks taken by this thread and, when given, shared with `worker` (see meanWorker.ts):
+   * each thread takes the next chunk with an atomic counter, sums it in member order and divides
+   * it; the worker hands its means back through a small shared ring that this thread copies into
+   * `out`. Alone, this thread takes every chunk in order.
    */
-  private async meanTwoThreads(models: OnnxModelInfo[], out: WeightSet, kernel: ChunkKernel, worker: PendingWorker, opts: MeanOptions): Promise<WeightSet> {
+  private async meanShared(models: OnnxModelInfo[], out: WeightSet, kernel: ChunkKernel, worker: PendingWorker | null, opts: MeanOptions): Promise<WeightSet> {
     const { signal } = opts;
     const layout = models[0];
     const E = this.chunkElems;
@@ -157,7 +111,7 @@ export class StreamingMean {
     }
     const total = spans.length / 4;
     const ctl = new Int32Array(new SharedArrayBuffer(4 * (CTL.meta + RING_SLOTS)));
-    const ring = new SharedArrayBuffer(E * 4 * RING_SLOTS);
+    const ring = new SharedArrayBuffer(worker ? E * 4 * RING_SLOTS : 0);
     const opened = new Map<string, number>();
     let tensorsDone = 0;
     let chunksDone = 0;
@@ -199,7 +153,8 @@ export class StreamingMean {
         ringSlots: RING_SLOTS,
         module: this.kernel === 'simd' && kernel.simd ? simdModule() : null,
       };
-      const state = worker.run(job);
+      // Alone, nothing else takes chunks: no error, never "exited" before this thread is done.
+      const state: { error?: SoupError; exited: boolean } = worker?.run(job) ?? { exited: false };
       const out32 = new Float32Array(kernel.memory, E * 8, E);
       const out64 = new Float64Array(kernel.memory, E * 8, E);
       /** Copies the worker's finished chunks into `out`; returns the ring head it went up to. */
@@ -258,7 +213,7 @@ export class StreamingMean {
     } finally {
       Atomics.store(ctl, CTL.abort, 1);
       Atomics.notify(ctl, CTL.tail);
-      await worker.stop(ok);
+      await worker?.stop(ok);
       for (const fd of opened.values()) closeSync(fd);
     }
     return out;
