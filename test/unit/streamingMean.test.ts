@@ -121,7 +121,8 @@ describe('streaming uniform mean on two threads (StreamingMean, main thread + wo
   const g = testGraph();
   g.initializers.push({ name: 'large', dims: [1300, 2000], dataType: OnnxDataType.FLOAT });
   g.initializers.push({ name: 'large64', dims: [70001], dataType: OnnxDataType.DOUBLE });
-  const members = [0, 1, 2, 3].map((k) => memberWeights(g, k));
+  // Member counts 1, 2, 4 (the SIMD float32 mean multiplies by 1/K) and 3, 5 (it divides).
+  const members = [0, 1, 2, 3, 4].map((k) => memberWeights(g, k));
   let models: OnnxModelInfo[];
 
   before(async () => {
@@ -134,7 +135,7 @@ describe('streaming uniform mean on two threads (StreamingMean, main thread + wo
 
   it('uses the worker for a large model and equals one thread and the in-memory mean, bit for bit', async () => {
     for (const kernel of ['simd', 'js'] as const) {
-      for (const k of [1, 2, 4]) {
+      for (const k of [1, 2, 3, 4, 5]) {
         const two = new StreamingMean({ kernel });
         const seen: number[] = [];
         const mean2 = await two.mean(models.slice(0, k), { onTensor: (done) => seen.push(done) });

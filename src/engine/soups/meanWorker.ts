@@ -34,16 +34,21 @@ export interface ShareJob {
   names: string[];
   /** Int32 control: next chunk, ring head (worker), ring tail (main), abort flag, then the ring's chunk indices. */
   ctl: SharedArrayBuffer;
-  /** Ring of finished output chunks, `ringSlots` slots of chunkElems * 4 bytes (worker -> main). */
-  ring: SharedArrayBuffer;
+  /**
+   * The worker's kernel memory, shared (a shared WebAssembly memory for the SIMD kernel, else a
+   * SharedArrayBuffer): its chunk buffers, then at chunkElems * 20 the ring of `ringSlots` slots
+   * of chunkElems * 4 bytes into which the worker writes its chunk means and from which the main
+   * thread copies them (worker -> main, no copy in between).
+   */
+  memory: WebAssembly.Memory | SharedArrayBuffer;
   ringSlots: number;
-  /** The compiled SIMD kernel, or null for the JS loops. */
+  /** The compiled SIMD kernel (the shared-memory variant for the worker), or null for the JS loops. */
   module: WebAssembly.Module | null;
 }
 
 /** A chunk kernel (see simdKernel.ts, whose ChunkKernel documents each operation): addresses are byte offsets into `memory`. */
 export interface ShareKernel {
-  readonly memory: ArrayBuffer;
+  readonly memory: ArrayBuffer | SharedArrayBuffer;
   firstF32(acc: number, x: number, n: number): void;
   firstF64(acc: number, x: number, n: number): void;
   addF32(acc: number, x: number, n: number): void;
@@ -58,11 +63,19 @@ export type ReadSync = (fd: number, buffer: Uint8Array, offset: number, length: 
 /**
  * Takes chunks until none is left (returns true), the abort flag is set (true) or `budgetMs` has
  * passed (false). Each chunk's float64 sum is in the kernel memory at 0, the member's bytes are
- * read at chunkElems * 16 and the chunk's mean is left at chunkElems * 8 for `emit`. A file that
- * ends early throws an Error with `soupCode` 'INGREDIENT_CHANGED', `problem` and `file`.
+ * read at chunkElems * 16 and the chunk's mean is written where `place` says (a byte address in
+ * the kernel memory; -1: stop, aborted), then handed to `emit`. A file that ends early throws an
+ * Error with `soupCode` 'INGREDIENT_CHANGED', `problem` and `file`.
  * Self-contained: see the file comment.
  */
-export function processChunks(job: ShareJob, kern: ShareKernel, readSync: ReadSync, budgetMs: number, emit: (chunk: number, weight: number, start: number, count: number, f64: boolean) => void): boolean {
+export function processChunks(
+  job: ShareJob,
+  kern: ShareKernel,
+  readSync: ReadSync,
+  budgetMs: number,
+  place: () => number,
+  emit: (chunk: number, weight: number, start: number, count: number, f64: boolean, at: number) => void,
+): boolean {
   const ctl = new Int32Array(job.ctl);
   const E = job.chunkElems;
   const K = job.k;
@@ -70,7 +83,7 @@ export function processChunks(job: ShareJob, kern: ShareKernel, readSync: ReadSy
   const chunks = job.chunks;
   const total = chunks.length / 4;
   const slotAt = E * 16;
-  const outAt = E * 8;
+  let outAt = 0;
   const slot = new Uint8Array(kern.memory, slotAt, E * 4);
   const started = performance.now();
   for (;;) {
@@ -95,6 +108,7 @@ export function processChunks(job: ShareJob, kern: ShareKernel, readSync: ReadSy
         done += n;
       }
       // The first member starts the sum (no clearing pass), the last one ends it with the mean.
+      if (m === K - 1 && (outAt = place()) < 0) return true;
       if (eb === 8) {
         if (m === 0) kern.firstF64(0, slotAt, count);
         else kern.addF64(0, slotAt, count);
@@ -105,19 +119,21 @@ export function processChunks(job: ShareJob, kern: ShareKernel, readSync: ReadSy
       } else if (m < K - 1) kern.addF32(0, slotAt, count);
       else kern.lastF32(outAt, 0, slotAt, count, K);
     }
-    emit(c, w, start, count, eb === 8);
+    emit(c, w, start, count, eb === 8, outAt);
     if (performance.now() - started > budgetMs) return false;
   }
 }
 
 /**
- * A kernel over a fresh memory of `bytes` bytes: the SIMD module when given, else JS loops doing
- * the same IEEE operations in the same order (as simdKernel.ts). Self-contained: see the file comment.
+ * A kernel over a fresh memory of `memory` bytes, or over the given shared memory (a shared
+ * WebAssembly memory for the SIMD module's shared variant, a SharedArrayBuffer for JS): the SIMD
+ * module when given, else JS loops giving the same IEEE results (as simdKernel.ts).
+ * Self-contained: see the file comment.
  */
-export function makeKernel(module: WebAssembly.Module | null, bytes: number): ShareKernel {
+export function makeKernel(module: WebAssembly.Module | null, memoryOrBytes: number | WebAssembly.Memory | SharedArrayBuffer): ShareKernel {
   const up = (n: number) => Math.ceil(n / 4) * 4;
   if (module) {
-    const memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(bytes / 65536)) });
+    const memory = typeof memoryOrBytes === 'number' ? new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(memoryOrBytes / 65536)) }) : (memoryOrBytes as WebAssembly.Memory);
     const e = new WebAssembly.Instance(module, { e: { m: memory } }).exports as Record<string, (...a: number[]) => void>;
     // x * 2^-j is x / 2^j exactly: a power-of-two k multiplies (see simdKernel.ts).
     const pow2 = (k: number) => Number.isInteger(Math.log2(k));
@@ -132,7 +148,7 @@ export function makeKernel(module: WebAssembly.Module | null, bytes: number): Sh
       divToF64: (out, acc, n, k) => e.divToF64(out, acc, up(n), k),
     };
   }
-  const memory = new ArrayBuffer(bytes);
+  const memory = typeof memoryOrBytes === 'number' ? new ArrayBuffer(memoryOrBytes) : (memoryOrBytes as SharedArrayBuffer);
   const f32 = new Float32Array(memory);
   const f64 = new Float64Array(memory, 0, memory.byteLength >> 3);
   return {
@@ -177,8 +193,8 @@ export function makeKernel(module: WebAssembly.Module | null, bytes: number): Sh
 }
 
 /**
- * The worker's main: takes chunks until none is left, handing each mean to the main thread
- * through the ring (waiting for a free slot), then posts `{ done: true }`; on failure posts
+ * The worker's main: takes chunks until none is left, writing each mean into the next free ring
+ * slot (waiting for one) and publishing it to the main thread, then posts `{ done: true }`; on failure posts
  * `{ error: { code, problem, file } }`. Self-contained: `processChunks` and `makeKernel` come
  * in as arguments (module-level names may be renamed by a minifier).
  */
@@ -190,24 +206,26 @@ function workerMain(job: ShareJob, run: typeof processChunks, kernelOf: typeof m
   const E = job.chunkElems;
   const R = job.ringSlots;
   const ctl = new Int32Array(job.ctl);
-  const ring = new Uint8Array(job.ring);
   try {
-    const kern = kernelOf(job.module, E * 20);
-    const emit = (c: number, _w: number, _start: number, count: number, f64: boolean) => {
+    const kern = kernelOf(job.module, job.memory);
+    const ringAt = E * 20;
+    // The next ring slot, once the main thread has copied what was in it.
+    const place = () => {
       const head = ctl[1];
       for (;;) {
         const tail = Atomics.load(ctl, 2);
-        if (head - tail < R) break;
-        if (Atomics.load(ctl, 3) !== 0) return;
+        if (head - tail < R) return ringAt + (head % R) * E * 4;
+        if (Atomics.load(ctl, 3) !== 0) return -1;
         Atomics.wait(ctl, 2, tail, 100);
       }
-      const s = head % R;
-      ring.set(new Uint8Array(kern.memory, E * 8, count * (f64 ? 8 : 4)), s * E * 4);
-      ctl[8 + s] = c;
+    };
+    const emit = (c: number) => {
+      const head = ctl[1];
+      ctl[8 + (head % R)] = c;
       Atomics.store(ctl, 1, head + 1);
       Atomics.notify(ctl, 1);
     };
-    while (!run(job, kern, readSync, 1e9, emit));
+    while (!run(job, kern, readSync, 1e9, place, emit));
     parentPort?.postMessage({ done: true });
   } catch (e) {
     const err = e as { soupCode?: string; problem?: string; file?: string; message?: string };
@@ -221,8 +239,11 @@ function workerMain(job: ShareJob, run: typeof processChunks, kernelOf: typeof m
  * the bundler or compiler produced for them).
  */
 export function workerSource(): string {
-  return `((job) => (${workerMain.toString()})(job,\n(${processChunks.toString()}),\n(${makeKernel.toString()})))`;
+  source ??= `((job) => (${workerMain.toString()})(job,\n(${processChunks.toString()}),\n(${makeKernel.toString()})))`;
+  return source;
 }
+
+let source: string | undefined;
 
 /**
  * A worker started with this (`eval: true`) runs each message it gets: a {@link ShareJob} plus

@@ -1,7 +1,7 @@
 import { makeKernel } from './meanWorker';
 /**
  * The arithmetic of a uniform soup over one chunk of elements, in two interchangeable versions:
- * a hand-assembled WebAssembly SIMD module (2 float64 lanes per instruction, ~100 bytes) and the
+ * a hand-assembled WebAssembly SIMD module (2 float64 lanes per instruction, ~1 KB) and the
  * plain JS loops it replaces. Both give the results of the same IEEE operations in the same order
  * (float32 -> float64 promotion is exact, then one float64 add per member starting from 0, then
  * one float64 division rounded to the output type), so their results are identical bit for bit.
@@ -18,7 +18,7 @@ import { makeKernel } from './meanWorker';
  */
 export interface ChunkKernel {
   /** The memory every address refers to. Fixed size: it never grows (views stay valid). */
-  readonly memory: ArrayBuffer;
+  readonly memory: ArrayBuffer | SharedArrayBuffer;
   /** True for the WebAssembly SIMD version. */
   readonly simd: boolean;
   /** acc[j] = 0 + x[j] for float32 x: the first member, without clearing acc first (0 + -0 is +0, as in a sum from 0). */
@@ -47,18 +47,25 @@ export function createKernel(bytes: number, prefer: 'simd' | 'js' = 'simd'): Chu
   return { ...makeKernel(module, bytes), simd: module !== null };
 }
 
-let compiled: WebAssembly.Module | null | undefined;
+const compiled = new Map<boolean, WebAssembly.Module | null>();
 
-/** The compiled SIMD module (compiled once per thread), or null where WebAssembly SIMD is unavailable. */
-export function simdModule(): WebAssembly.Module | null {
-  if (compiled === undefined) {
+/**
+ * The compiled SIMD module (compiled once per thread), or null where WebAssembly SIMD is
+ * unavailable. `shared`: the variant that imports a shared memory (an averaging worker's, whose
+ * chunk means the main thread reads in place).
+ */
+export function simdModule(shared = false): WebAssembly.Module | null {
+  let m = compiled.get(shared);
+  if (m === undefined) {
+    const bytes = simdWasm(shared);
     try {
-      compiled = typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_WASM) ? new WebAssembly.Module(SIMD_WASM) : null;
+      m = typeof WebAssembly === 'object' && WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
     } catch {
-      compiled = null;
+      m = null;
     }
+    compiled.set(shared, m);
   }
-  return compiled;
+  return m;
 }
 
 // ---------------------------------------------------------------- the module, by hand
@@ -192,19 +199,26 @@ const functions: [string, number, number[]][] = [
   ['lastMulToF32', 2, lastToF32(f64x2Mul)],
 ];
 
-/** The module's bytes (about 1 KB). */
-export const SIMD_WASM = new Uint8Array([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
-  ...section(1, [
-    [0x60, 3, I32, I32, I32, 0], // type 0: (i32 i32 i32) -> ()
-    [0x60, 4, I32, I32, I32, F64, 0], // type 1: (i32 i32 i32 f64) -> ()
-    [0x60, 5, I32, I32, I32, I32, F64, 0], // type 2: (i32 i32 i32 i32 f64) -> ()
-  ]),
-  ...section(2, [[...name('e'), ...name('m'), 0x02, 0x00, 1]]), // import memory, min 1 page
-  ...section(3, functions.map(([, type]) => [type])), // function types
-  ...section(7, functions.map(([n], i) => [...name(n), 0x00, i])), // exports
-  ...section(10, functions.map(([, , code]) => code)),
-]);
+/** The module's bytes (about 1 KB); `shared`: it imports a shared memory of at most 4 GB. */
+export function simdWasm(shared: boolean): Uint8Array<ArrayBuffer> {
+  // Memory limits: 0x00 min; 0x03 shared, min and max (a shared memory must declare its max).
+  const limits = shared ? [0x03, 1, ...uleb(65536)] : [0x00, 1];
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
+    ...section(1, [
+      [0x60, 3, I32, I32, I32, 0], // type 0: (i32 i32 i32) -> ()
+      [0x60, 4, I32, I32, I32, F64, 0], // type 1: (i32 i32 i32 f64) -> ()
+      [0x60, 5, I32, I32, I32, I32, F64, 0], // type 2: (i32 i32 i32 i32 f64) -> ()
+    ]),
+    ...section(2, [[...name('e'), ...name('m'), 0x02, ...limits]]), // import memory "e" "m"
+    ...section(3, functions.map(([, type]) => [type])), // function types
+    ...section(7, functions.map(([n], i) => [...name(n), 0x00, i])), // exports
+    ...section(10, functions.map(([, , code]) => code)),
+  ]);
+}
+
+/** The module that imports an ordinary memory. */
+export const SIMD_WASM = simdWasm(false);
 
 function uleb(v: number): number[] {
   const out: number[] = [];

@@ -111,7 +111,12 @@ export class StreamingMean {
     }
     const total = spans.length / 4;
     const ctl = new Int32Array(new SharedArrayBuffer(4 * (CTL.meta + RING_SLOTS)));
-    const ring = new SharedArrayBuffer(worker ? E * 4 * RING_SLOTS : 0);
+    // The worker's kernel memory: its chunk buffers, then the ring it writes its means into.
+    const simd = this.kernel === 'simd' && kernel.simd && simdModule(true) !== null;
+    const workerBytes = worker ? E * 20 + E * 4 * RING_SLOTS : 0;
+    const pages = Math.ceil(workerBytes / 65536);
+    const workerMemory = simd && worker ? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }) : new SharedArrayBuffer(workerBytes);
+    const ring = workerMemory instanceof WebAssembly.Memory ? workerMemory.buffer : workerMemory;
     const opened = new Map<string, number>();
     let tensorsDone = 0;
     let chunksDone = 0;
@@ -149,9 +154,9 @@ export class StreamingMean {
         files,
         names: layout.weights.map((w) => w.name),
         ctl: ctl.buffer as SharedArrayBuffer,
-        ring,
+        memory: workerMemory,
         ringSlots: RING_SLOTS,
-        module: this.kernel === 'simd' && kernel.simd ? simdModule() : null,
+        module: simd ? simdModule(true) : null,
       };
       // Alone, nothing else takes chunks: no error, never "exited" before this thread is done.
       const state: { error?: SoupError; exited: boolean } = worker?.run(job) ?? { exited: false };
@@ -168,8 +173,9 @@ export class StreamingMean {
           const w = spans[4 * c];
           const count = spans[4 * c + 2];
           const target = out[w];
-          if (target instanceof Float64Array) target.set(new Float64Array(ring, s * E * 4, count), spans[4 * c + 1]);
-          else target.set(new Float32Array(ring, s * E * 4, count), spans[4 * c + 1]);
+          const at = E * 20 + s * E * 4;
+          if (target instanceof Float64Array) target.set(new Float64Array(ring, at, count), spans[4 * c + 1]);
+          else target.set(new Float32Array(ring, at, count), spans[4 * c + 1]);
           finished(w);
         }
         Atomics.store(ctl, CTL.tail, tail);
@@ -180,13 +186,14 @@ export class StreamingMean {
         if (signal?.aborted) throw new SoupError('CANCELLED', 'cancelled');
         if (state.error) throw state.error;
       };
+      const place = () => E * 8;
       const emit = (_c: number, w: number, start: number, count: number, f64: boolean) => {
         out[w].set((f64 ? out64 : out32).subarray(0, count), start);
         finished(w);
         drain();
       };
       try {
-        while (!processChunks(job, kernel, readSync, YIELD_MS, emit)) {
+        while (!processChunks(job, kernel, readSync, YIELD_MS, place, emit)) {
           drain();
           await new Promise((resolve) => setImmediate(resolve));
           check();
@@ -278,16 +285,21 @@ function startWorker(): PendingWorker | null {
   const { worker } = pooled;
   worker.ref();
   const state: { error?: SoupError; exited: boolean; done: boolean } = { exited: false, done: false };
+  // Resolves when the worker is done with this job (done, error or exit).
+  let settle: () => void = () => undefined;
+  const settled = new Promise<void>((resolve) => (settle = resolve));
   const onMessage = (msg: { done?: boolean; error?: { code?: SoupErrorCode; problem: string; file?: string } }) => {
     if (msg.done) state.done = true;
     if (msg.error) state.error = new SoupError(msg.error.code ?? 'READ_FAILED', msg.error.code ? msg.error.problem : `averaging thread failed: ${msg.error.problem}`, msg.error.file);
+    settle();
   };
   const onExit = () => {
     state.exited = true;
+    settle();
   };
   worker.on('message', onMessage);
   worker.on('exit', onExit);
-  if (pooled.exited) state.exited = true;
+  if (pooled.exited) onExit();
   return {
     run(job) {
       worker.postMessage({ ...job, source: workerSource() });
@@ -295,7 +307,11 @@ function startWorker(): PendingWorker | null {
     },
     async stop(reuse) {
       // The worker posts `done` right after its last chunk: wait for it briefly so it can be reused.
-      for (let i = 0; reuse && i < 50 && !state.done && !state.error && !state.exited; i++) await new Promise((resolve) => setTimeout(resolve, 1));
+      if (reuse) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([settled, new Promise((resolve) => (timer = setTimeout(resolve, 50)))]);
+        clearTimeout(timer);
+      }
       worker.off('message', onMessage);
       worker.off('exit', onExit);
       if (reuse && state.done && !state.error && !state.exited && !idle) {
