@@ -74,6 +74,10 @@ export class Evaluator {
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
       executionProviders: providers,
+      // onnxruntime's threads spin for a while after each run by default, taking the cores from
+      // the averaging that follows a greedy candidate's pass (a 2-model mean then took 1.5x as
+      // long); they still spin within a run, between its operators.
+      extra: { session: { force_spinning_stop: '1' } },
     });
     let session: ortTypes.InferenceSession | undefined;
     let device: ExecutionDevice = opts.device ?? 'cpu';
