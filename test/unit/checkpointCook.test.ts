@@ -282,6 +282,60 @@ describe('checkpoint runs that cannot join the graph group', function () {
   });
 });
 
+describe('graph space reads float32 tensors in the graph\'s layout where they are', function () {
+  this.timeout(120_000);
+
+  it('points float32 weights into the checkpoint file, writes transposed and bf16 ones to its temp folder, and reads the same values', async () => {
+    const ins = await inspectRuns(CKPT_ZOO, loadConfig(CKPT_ZOO), fixtureRuns());
+    const graph = ins.graph!;
+    const mapping = await mapGraphToCheckpoint(graph.model, graph.reference);
+    const space = await GraphSpace.open(graph.model, mapping);
+    const reader = new TensorReader();
+    try {
+      const f32 = ins.checkpoints.get('runs/ft-00')!;
+      const bf16 = ins.checkpoints.get('runs/ft-11')!;
+      const a = await space.materialise(f32);
+      const b = await space.materialise(bf16);
+      const values = await loadWeights(a.model);
+      let inPlace = 0;
+      for (const [i, w] of a.model.weights.entries()) {
+        const binding = space.bindingOf(i);
+        if (!binding) continue;
+        const t = f32.tensors.get(binding.tensor)!;
+        assert.equal(w.data.kind, 'external');
+        if (w.data.kind !== 'external' || b.model.weights[i].data.kind !== 'external') continue;
+        // The fixture's graph was exported with constant folding: its MatMul weights are transposes.
+        if (binding.transposed) assert.equal(path.dirname(w.data.file), space.dir, w.name);
+        else {
+          assert.deepEqual([w.data.file, w.data.offset], [t.file, t.dataOffset], w.name);
+          assert.deepEqual(values[i], await reader.read(t), w.name);
+          inPlace++;
+        }
+        assert.equal(path.dirname(b.model.weights[i].data.file), space.dir, `bf16 ${w.name} is converted`);
+      }
+      assert.ok(inPlace > 0 && inPlace < mapping.bindings.length, `${inPlace} of ${mapping.bindings.length} in place`);
+    } finally {
+      await Promise.all([space.close(), reader.close()]);
+    }
+  });
+
+  it('writes nothing for a graph exported without constant folding: the bundled example\'s ONNX export over the same run\'s safetensors', async () => {
+    // The bundled example's runs/ft-00 is the fixture's runs/ft-00 exported to ONNX (Gemm, fc1.weight as saved).
+    const onnx = await readOnnxModel(path.join(EXAMPLE, 'runs', 'ft-00', 'model.onnx'));
+    const table = await openWeights(ckptFile('runs/ft-00/model.safetensors'));
+    const mapping = await mapGraphToCheckpoint(onnx, table);
+    assert.ok(mapping.bindings.length > 0 && mapping.bindings.every((b) => !b.transposed));
+    const space = await GraphSpace.open(onnx, mapping);
+    try {
+      const { model } = await space.materialise(checkpointTable(table, table.tensors.map((t) => t.name)));
+      assert.deepEqual(await fsp.readdir(space.dir), []);
+      assert.deepEqual(await loadWeights(model), await loadWeights(onnx));
+    } finally {
+      await space.close();
+    }
+  });
+});
+
 describe('greedy candidates of half-precision members', function () {
   this.timeout(120_000);
 

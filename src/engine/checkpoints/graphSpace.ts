@@ -1,10 +1,11 @@
 /**
- * Checkpoint ingredients in graph space: each checkpoint's weights written once, tensor by
- * tensor, as the graph's float initializers (float32, transposed where the mapping says) into
- * a file of the cook's private temp folder, and an {@link OnnxModelInfo} that is the graph's
- * with every mapped weight's data pointing into that file. The averaging and evaluation code
- * then treats checkpoint ingredients exactly as ONNX ones. The temp folder is removed by
- * {@link GraphSpace.close}, which the cook calls at the end, on failure and on cancel.
+ * Checkpoint ingredients in graph space: an {@link OnnxModelInfo} that is the graph's with every
+ * mapped weight's data pointing at the checkpoint's values in the graph's type and layout. A
+ * float32 tensor already in that layout (little-endian, contiguous, not transposed) is read where
+ * it is, in the checkpoint file; the others (transposed, F16/BF16, F64, strided views) are
+ * written once, tensor by tensor, into a file of the cook's private temp folder. The averaging
+ * and evaluation code then treats checkpoint ingredients exactly as ONNX ones. The temp folder
+ * is removed by {@link GraphSpace.close}, which the cook calls at the end, on failure and on cancel.
  */
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
@@ -14,7 +15,7 @@ import type { OnnxModelInfo, OnnxWeight } from '../formats/onnxModel';
 import { OnnxDataType } from '../formats/onnxSchema';
 import type { FloatDtype } from '../formats/tensorDtypes';
 import { isFloatDtype } from '../formats/tensorDtypes';
-import { TensorReader, type TensorEntry } from '../formats/tensorRead';
+import { isContiguous, TensorReader, type TensorEntry } from '../formats/tensorRead';
 import type { CheckpointTable } from './checkpointTable';
 import type { GraphBinding, GraphMapping } from './graphMapping';
 
@@ -54,7 +55,8 @@ export class GraphSpace {
   async materialise(ckpt: CheckpointTable, signal?: AbortSignal): Promise<GraphIngredient> {
     const file = path.join(this.dir, `ingredient-${this.count++}.bin`);
     const reader = new TensorReader();
-    const out = await fsp.open(file, 'w');
+    // Opened at the first tensor that has to be written: none when every one is read in place.
+    let out: fsp.FileHandle | undefined;
     const weights: OnnxWeight[] = [];
     const dtypes: (FloatDtype | undefined)[] = [];
     let offset = 0;
@@ -71,14 +73,20 @@ export class GraphSpace {
         if (!t || !isFloatDtype(t.dtype) || t.numel !== w.numel) {
           throw new SoupError('INCOMPATIBLE', `tensor "${b.tensor}" (graph initializer "${w.name}") is ${t ? `${t.dtype} [${t.shape.join(', ')}]` : 'missing'}, the graph needs ${w.numel} float values`, ckpt.table.file);
         }
+        dtypes.push(t.dtype);
+        const where = inPlace(t, w, b.transposed);
+        if (where) {
+          weights.push({ ...w, data: where });
+          continue;
+        }
         const bytes = graphBytes((await reader.read(t)) as Float32Array | Float64Array, w, t, b.transposed);
+        out ??= await fsp.open(file, 'w');
         for (let done = 0; done < bytes.length; ) done += (await out.write(bytes, done, bytes.length - done, offset + done)).bytesWritten;
         weights.push({ ...w, data: { kind: 'external', file, location: path.basename(file), offset, length: bytes.length } });
-        dtypes.push(t.dtype);
         offset += bytes.length;
       }
     } finally {
-      await Promise.all([out.close(), reader.close()]);
+      await Promise.all([out?.close(), reader.close()]);
     }
     return { model: { ...this.graph, weights }, dtypes };
   }
@@ -87,6 +95,17 @@ export class GraphSpace {
   async close(): Promise<void> {
     await fsp.rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Where a checkpoint tensor's bytes already are the graph weight's (float32, little-endian,
+ * contiguous, not transposed, inside its storage): read in place, nothing copied or written.
+ */
+function inPlace(t: TensorEntry, w: OnnxWeight, transposed: boolean): OnnxWeight['data'] | undefined {
+  if (transposed || w.dataType !== OnnxDataType.FLOAT || t.dtype !== 'F32' || t.bigEndian || !isContiguous(t)) return undefined;
+  // A view reaching past its storage is left to the reader, which refuses it naming the file.
+  if (t.storageOffset < 0 || t.storageOffset + t.numel > t.storageNumel) return undefined;
+  return { kind: 'external', file: t.file, location: path.basename(t.file), offset: t.dataOffset + t.storageOffset * 4, length: t.numel * 4 };
 }
 
 /** A checkpoint tensor's values in the graph weight's type and layout, as little-endian bytes. */
