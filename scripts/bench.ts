@@ -156,17 +156,17 @@ async function zooSection(results: Record<string, unknown>, tmp: string, sizes: 
 
 /**
  * 2b. The same zoo written as checkpoints (safetensors, then Lightning `.ckpt`), one format at a
- * time, cooked uniform and greedy through cookSoup: the cooks read the checkpoints and write
- * each ingredient's weights as float32 graph weights into their temp folder first (graph space,
- * timed apart), then average and evaluate those. The memory-copy reference and the baseline RSS
- * are measured here too when the ONNX zoo section did not run.
+ * time, cooked uniform and greedy through cookSoup: the cooks map each checkpoint onto the graph
+ * first (graph space, timed apart; this zoo's float32 tensors are in the graph's layout, so they
+ * are read in place and nothing is written), then average and evaluate. The memory-copy
+ * reference and the baseline RSS are measured here too when the ONNX zoo section did not run.
  */
 async function checkpointSection(results: Record<string, unknown>, tmp: string, sizes: Sizes): Promise<void> {
   const zooBytes = parameterCount(mlpGraph(sizes.zoo)) * 4;
   const maxK = Math.max(...sizes.ckptKs);
   const runs: Record<string, unknown>[] = [];
   for (const format of ['safetensors', 'ckpt'] as CheckpointFormat[]) {
-    // The checkpoints, the graph and its reference, and the cook's graph-space copies.
+    // The checkpoints, the graph and its reference, and room for graph-space copies (none for this zoo).
     await ensureDisk(tmp, 2 * maxK * zooBytes + 3 * zooBytes, `the ${format} zoo`);
     log(`checkpoint zoo: writing ${maxK} ingredients as ${format}`);
     const t = Date.now();
@@ -483,7 +483,7 @@ function renderReport(res: Num, targets: Target[]): string {
       ];
     })));
     const written = [...new Map(ckpt.map((r) => [r.format, num(r.generationMs)])).entries()].map(([f, ms]) => `${f} ${(ms / 1000).toFixed(1)} s`).join(', ');
-    lines.push(`Graph space = reading each checkpoint and writing its weights as float32 graph weights into the cook's temp folder (models materialised in brackets), part of the load phase. Zoos written in ${written}.`);
+    lines.push(`Graph space = mapping each checkpoint's tensors onto the graph's weights (models in brackets), part of the load phase; this zoo's graph is exported without constant folding, so its float32 tensors are read in place and nothing is written (transposed or half-precision tensors would be written into the cook's temp folder). Zoos written in ${written}.`);
     lines.push('');
   }
 
