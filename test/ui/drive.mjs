@@ -142,6 +142,31 @@ export async function themedScreenshot(page, ctx, what) {
   return screenshot(page, { ...ctx, suffix: '' }, `${themeName(ctx)}-${what}`);
 }
 
+/**
+ * Runs the item `label` of the open context menu as a user does: the pointer onto the item (it
+ * highlights), then the click. VS Code's menus ignore mouseup on an item until a 100 ms timer in
+ * the page has run (menu.ts `runOnceToEnableMouseUp`: the release of the button that opened the
+ * menu must not run an item). Right after a click on a soup brings its results panel forward,
+ * that timer can still be pending when Playwright's click arrives: the menu stays open and
+ * nothing runs (14 of 64 such clicks in trials; a second click a moment later always ran). So
+ * wait on the page's own clock, whose timer cannot run before the menu's; should the menu still
+ * be open after the click, press Enter on the highlighted item. Resolves with the way that ran it.
+ */
+async function runContextMenuItem(page, label, { timeoutMs = 10_000 } = {}) {
+  const item = page.locator('.monaco-menu .action-item', { hasText: label }).first();
+  await item.waitFor({ state: 'visible', timeout: timeoutMs });
+  await item.hover();
+  const highlighted = page.locator('.monaco-menu .action-item.focused', { hasText: label }).first();
+  await highlighted.waitFor({ state: 'visible', timeout: timeoutMs });
+  await page.evaluate(() => new Promise((done) => setTimeout(done, 250)));
+  await item.click();
+  if (await item.waitFor({ state: 'hidden', timeout: 5_000 }).then(() => true, () => false)) return 'click';
+  await highlighted.waitFor({ state: 'visible', timeout: timeoutMs });
+  await page.keyboard.press('Enter');
+  await item.waitFor({ state: 'hidden', timeout: timeoutMs });
+  return 'Enter (the click left the menu open)';
+}
+
 /** A view pane of the sidebar by its title, e.g. 'Ingredients'. */
 export function sidebarPane(page, title) {
   return page.locator('.part.sidebar .pane').filter({ has: page.locator('.pane-header', { hasText: title }) }).first();
@@ -617,13 +642,20 @@ export const STEPS = [
       const greedy = soupRow(/greedy-\d{8}-\d{6}/);
       const uniform = soupRow(/uniform-\d{8}-\d{6}/);
       await uniform.waitFor({ state: 'visible', timeout: 30_000 });
+      // A click on a soup also shows its results: let that panel come up before going on.
       await greedy.click();
+      await page.locator('.tabs-container .tab.active', { hasText: /Soup: greedy-/ }).waitFor({ state: 'visible', timeout: 30_000 });
       await uniform.click({ modifiers: ['Control'] });
+      const selectedRows = pane.locator('.monaco-list-row[aria-selected="true"]');
+      const selected = await poll(async () => ((await selectedRows.count()) === 2 ? selectedRows.allInnerTexts() : undefined), { timeoutMs: 5_000, intervalMs: 100, what: 'the two soups selected' }).catch(async (err) => {
+        throw new Error(`${err.message}; selected rows: ${JSON.stringify(await selectedRows.allInnerTexts())}`);
+      });
       await uniform.click({ button: 'right' });
-      const item = page.locator('.monaco-menu .action-item', { hasText: 'Compare Soups…' }).first();
-      await item.waitFor({ state: 'visible', timeout: 10_000 });
-      await item.click();
-      await page.locator('.tabs-container .tab', { hasText: /Compare: / }).first().waitFor({ state: 'visible', timeout: 30_000 });
+      const path = await runContextMenuItem(page, 'Compare Soups…');
+      ctx.log(`Compare Soups… on ${selected.map((t) => t.match(/\w+-\d{8}-\d{6}/)?.[0] ?? t).join(' and ')}, by ${path}`);
+      await page.locator('.tabs-container .tab', { hasText: /Compare: / }).first().waitFor({ state: 'visible', timeout: 30_000 }).catch(async () => {
+        throw new Error(`no "Compare: " tab within 30 s after Compare Soups… (by ${path}); notifications: ${JSON.stringify(await notificationTexts(page))}`);
+      });
       const frame = await waitForWebview(page, { selector: 'table.compare-table tbody tr', timeoutMs: 60_000 });
       const body = frame.locator('body');
       const shown = await body.evaluate(() => ({
