@@ -41,6 +41,8 @@ export interface ShareJob {
    * thread copies them (worker -> main, no copy in between).
    */
   memory: WebAssembly.Memory | SharedArrayBuffer;
+  /** Identifies `memory` across jobs: the worker keeps its kernel over the same memory. */
+  memoryId: number;
   ringSlots: number;
   /** The compiled SIMD kernel (the shared-memory variant for the worker), or null for the JS loops. */
   module: WebAssembly.Module | null;
@@ -207,7 +209,10 @@ function workerMain(job: ShareJob, run: typeof processChunks, kernelOf: typeof m
   const R = job.ringSlots;
   const ctl = new Int32Array(job.ctl);
   try {
-    const kern = kernelOf(job.module, job.memory);
+    // Each job brings a new handle on the memory; the kernel over it is kept while its id holds.
+    const kept = globalThis as { soupKernel?: { id: number; kern: ShareKernel } };
+    if (kept.soupKernel?.id !== job.memoryId) kept.soupKernel = { id: job.memoryId, kern: kernelOf(job.module, job.memory) };
+    const kern = kept.soupKernel.kern;
     const ringAt = E * 20;
     // The next ring slot, once the main thread has copied what was in it.
     const place = () => {

@@ -81,12 +81,16 @@ export class StreamingMean {
     });
 
     // One memory: the float64 chunk sum, the output chunk (float32 or float64), the read slot (see processChunks).
-    const kernel: ChunkKernel = createKernel(this.chunkElems * 20, this.kernel);
+    const kernel = borrowKernel(this.chunkElems * 20, this.kernel);
     this.lastThreads = 1;
     const modelBytes = layout.weights.reduce((a, w) => a + w.data.length, 0);
     const worker = this.threads === 2 && modelBytes >= this.parallelMinBytes ? startWorker() : null;
     if (worker) this.lastThreads = 2;
-    return this.meanShared(models, out, kernel, worker, opts);
+    try {
+      return await this.meanShared(models, out, kernel, worker, opts);
+    } finally {
+      returnKernel(kernel, this.chunkElems * 20, this.kernel);
+    }
   }
 
   /**
@@ -113,9 +117,7 @@ export class StreamingMean {
     const ctl = new Int32Array(new SharedArrayBuffer(4 * (CTL.meta + RING_SLOTS)));
     // The worker's kernel memory: its chunk buffers, then the ring it writes its means into.
     const simd = this.kernel === 'simd' && kernel.simd && simdModule(true) !== null;
-    const workerBytes = worker ? E * 20 + E * 4 * RING_SLOTS : 0;
-    const pages = Math.ceil(workerBytes / 65536);
-    const workerMemory = simd && worker ? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }) : new SharedArrayBuffer(workerBytes);
+    const { memory: workerMemory, id: memoryId } = worker?.memory(E * 20 + E * 4 * RING_SLOTS, simd) ?? { memory: new SharedArrayBuffer(0), id: 0 };
     const ring = workerMemory instanceof WebAssembly.Memory ? workerMemory.buffer : workerMemory;
     const opened = new Map<string, number>();
     let tensorsDone = 0;
@@ -155,6 +157,7 @@ export class StreamingMean {
         names: layout.weights.map((w) => w.name),
         ctl: ctl.buffer as SharedArrayBuffer,
         memory: workerMemory,
+        memoryId,
         ringSlots: RING_SLOTS,
         module: simd ? simdModule(true) : null,
       };
@@ -227,8 +230,32 @@ export class StreamingMean {
   }
 }
 
+/**
+ * Chunk kernels not in use, by size and kind. A fresh kernel's memory costs about 1 ms to
+ * allocate and fault in, as much as averaging 10 MB: a greedy cook makes a mean per candidate.
+ */
+const freeKernels = new Map<string, ChunkKernel[]>();
+
+function borrowKernel(bytes: number, kind: 'simd' | 'js'): ChunkKernel {
+  return freeKernels.get(`${kind}:${bytes}`)?.pop() ?? createKernel(bytes, kind);
+}
+
+/** Keeps up to two kernels of each size and kind (means rarely overlap). */
+function returnKernel(kernel: ChunkKernel, bytes: number, kind: 'simd' | 'js'): void {
+  const key = `${kind}:${bytes}`;
+  const free = freeKernels.get(key) ?? [];
+  if (free.length < 2) free.push(kernel);
+  freeKernels.set(key, free);
+}
+
 /** The averaging worker for one {@link StreamingMean.mean} call. */
 interface PendingWorker {
+  /**
+   * The worker's kernel memory of `bytes` (shared WebAssembly memory for the SIMD kernel, else a
+   * SharedArrayBuffer), kept with the worker between calls, and its id (the worker keeps its
+   * kernel over the memory of the same id).
+   */
+  memory(bytes: number, simd: boolean): { memory: WebAssembly.Memory | SharedArrayBuffer; id: number };
   run(job: ShareJob): { error?: SoupError; exited: boolean };
   /** Ends the call: after a successful mean the worker goes back to the pool; otherwise (cancelled, failed) it is terminated. */
   stop(reuse: boolean): Promise<void>;
@@ -237,7 +264,11 @@ interface PendingWorker {
 interface PooledWorker {
   worker: Worker;
   exited: boolean;
+  /** Its kernel memory, kept between calls (see {@link PendingWorker.memory}). */
+  memory?: { key: string; memory: WebAssembly.Memory | SharedArrayBuffer; id: number };
 }
+
+let memoryIds = 0;
 
 /**
  * One idle worker kept between calls (unref'd: it never keeps the process alive). Started by
@@ -301,6 +332,14 @@ function startWorker(): PendingWorker | null {
   worker.on('exit', onExit);
   if (pooled.exited) onExit();
   return {
+    memory(bytes, simd) {
+      const key = `${simd ? 'simd' : 'js'}:${bytes}`;
+      if (pooled.memory?.key !== key) {
+        const pages = Math.ceil(bytes / 65536);
+        pooled.memory = { key, memory: simd ? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }) : new SharedArrayBuffer(bytes), id: ++memoryIds };
+      }
+      return pooled.memory;
+    },
     run(job) {
       worker.postMessage({ ...job, source: workerSource() });
       return state;
