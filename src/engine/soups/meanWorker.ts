@@ -76,7 +76,7 @@ export function processChunks(
   readSync: ReadSync,
   budgetMs: number,
   place: () => number,
-  emit: (chunk: number, weight: number, start: number, count: number, f64: boolean, at: number) => void,
+  emit: (chunk: number, weight: number, start: number, count: number, f64: boolean) => void,
 ): boolean {
   const ctl = new Int32Array(job.ctl);
   const E = job.chunkElems;
@@ -121,7 +121,7 @@ export function processChunks(
       } else if (m < K - 1) kern.addF32(0, slotAt, count);
       else kern.lastF32(outAt, 0, slotAt, count, K);
     }
-    emit(c, w, start, count, eb === 8, outAt);
+    emit(c, w, start, count, eb === 8);
     if (performance.now() - started > budgetMs) return false;
   }
 }

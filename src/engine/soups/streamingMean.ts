@@ -81,7 +81,8 @@ export class StreamingMean {
     });
 
     // One memory: the float64 chunk sum, the output chunk (float32 or float64), the read slot (see processChunks).
-    const kernel = borrowKernel(this.chunkElems * 20, this.kernel);
+    const kernelBytes = this.chunkElems * 20;
+    const kernel = borrowKernel(kernelBytes, this.kernel);
     this.lastThreads = 1;
     const modelBytes = layout.weights.reduce((a, w) => a + w.data.length, 0);
     const worker = this.threads === 2 && modelBytes >= this.parallelMinBytes ? startWorker() : null;
@@ -89,7 +90,7 @@ export class StreamingMean {
     try {
       return await this.meanShared(models, out, kernel, worker, opts);
     } finally {
-      returnKernel(kernel, this.chunkElems * 20, this.kernel);
+      returnKernel(kernel, kernelBytes, this.kernel);
     }
   }
 
@@ -117,7 +118,8 @@ export class StreamingMean {
     const ctl = new Int32Array(new SharedArrayBuffer(4 * (CTL.meta + RING_SLOTS)));
     // The worker's kernel memory: its chunk buffers, then the ring it writes its means into.
     const simd = this.kernel === 'simd' && kernel.simd && simdModule(true) !== null;
-    const { memory: workerMemory, id: memoryId } = worker?.memory(E * 20 + E * 4 * RING_SLOTS, simd) ?? { memory: new SharedArrayBuffer(0), id: 0 };
+    const ringAt = E * 20;
+    const { memory: workerMemory, id: memoryId } = worker?.memory(ringAt + E * 4 * RING_SLOTS, simd) ?? { memory: new SharedArrayBuffer(0), id: 0 };
     const ring = workerMemory instanceof WebAssembly.Memory ? workerMemory.buffer : workerMemory;
     const opened = new Map<string, number>();
     let tensorsDone = 0;
@@ -176,7 +178,7 @@ export class StreamingMean {
           const w = spans[4 * c];
           const count = spans[4 * c + 2];
           const target = out[w];
-          const at = E * 20 + s * E * 4;
+          const at = ringAt + s * E * 4;
           if (target instanceof Float64Array) target.set(new Float64Array(ring, at, count), spans[4 * c + 1]);
           else target.set(new Float32Array(ring, at, count), spans[4 * c + 1]);
           finished(w);
