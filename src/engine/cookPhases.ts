@@ -30,6 +30,7 @@ import { recordedConfig, REPORT_FILE, REPORT_SCHEMA, SOUP_MODEL_FILE, SOUP_WEIGH
 import type { SoupMethodDescriptor } from './soups/catalogue';
 import type { HeldoutScorer, MethodOptionValue, SoupIngredient, SoupMethod, SoupOutcome } from './soups/method';
 import type { WeightSet } from './soups/weights';
+import { allocWeightSet } from './soups/weightArena';
 import { loadWeights } from './soups/weights';
 import { removeStaleTemps, writeAtomically } from './soupOutput';
 import { evaluateModel, type EvaluationBook } from './analyses/modelEvaluation';
@@ -243,7 +244,8 @@ export async function evaluateIngredients(ingredients: readonly SoupIngredient[]
   // One set of weights for every ingredient in turn.
   let weights: WeightSet | undefined;
   for (const [i, ing] of ingredients.entries()) {
-    weights = await loadWeights(ing.model, weights);
+    // In a kernel arena: the means later written over these weights skip a copy (weightArena.ts).
+    weights = await loadWeights(ing.model, weights ?? allocWeightSet(ing.model));
     const correct: Record<string, number> = {};
     for (const ds of datasets) {
       const r = await evaluator.run(weights, ds, { keepLogits: true, stats: book !== undefined, signal: run.signal });

@@ -10,6 +10,7 @@ import { readOnnxModel } from '../../src/engine/formats/onnxModel';
 import { OnnxDataType } from '../../src/engine/formats/onnxSchema';
 import { createKernel, SIMD_WASM } from '../../src/engine/soups/simdKernel';
 import { StreamingMean, stopIdleWorker } from '../../src/engine/soups/streamingMean';
+import { allocWeightSet, arenaOf } from '../../src/engine/soups/weightArena';
 import type { WeightArray, WeightSet } from '../../src/engine/soups/weights';
 import { allocWeight, WeightSum } from '../../src/engine/soups/weights';
 import { xorshift } from '../../scripts/bench/zoo';
@@ -150,6 +151,36 @@ describe('streaming uniform mean on two threads (StreamingMean, main thread + wo
     }
   });
 
+  it('writes the mean in place into a weight arena (allocWeightSet), on one and two threads, bit for bit', async () => {
+    const arena = allocWeightSet(models[0]);
+    assert.ok(arenaOf(arena), 'the set lives in one kernel memory');
+    assert.equal(arenaOf(models[0].weights.map(allocWeight)), undefined);
+    // The arena's memory is only ever written through the kernel: fill it with garbage first.
+    for (const t of arena) t.fill(Number.NaN);
+    for (const threads of [1, 2] as const) {
+      for (const k of [1, 2, 3, 4, 5]) {
+        const sm = new StreamingMean({ threads });
+        const mean = await sm.mean(models.slice(0, k), { out: arena });
+        assert.equal(mean, arena);
+        assert.equal(sm.lastInPlace, true, `threads=${threads} K=${k}: in place`);
+        assert.equal(sm.lastThreads, threads);
+        // Tensors of 3 and 30 elements end in a short chunk (not a multiple of 4): they must not spill into the next one.
+        assertSameBits(mean, inMemoryMean(members.slice(0, k)), `threads=${threads} K=${k}: in place vs in memory`);
+      }
+    }
+    // Another chunk size or the JS kernel cannot use the arena's kernel: the chunks are copied in, with the same bits.
+    for (const sm of [new StreamingMean({ kernel: 'js' }), new StreamingMean({ chunkElems: CHUNK })]) {
+      for (const t of arena) t.fill(Number.NaN);
+      await sm.mean(models.slice(0, 3), { out: arena });
+      assert.equal(sm.lastInPlace, false);
+      assertSameBits(arena, inMemoryMean(members.slice(0, 3)), 'copied into the arena');
+    }
+    // Without `out`, the mean is allocated in an arena.
+    const sm = new StreamingMean();
+    assert.ok(arenaOf(await sm.mean(models.slice(0, 2))));
+    assert.equal(sm.lastInPlace, true);
+  });
+
   it('writes into a given set on two threads, with small chunks (many shared out)', async () => {
     const out = models[0].weights.map(allocWeight);
     const sm = new StreamingMean({ chunkElems: CHUNK * 16 });
@@ -230,6 +261,36 @@ describe('chunk kernels (WebAssembly SIMD and JS)', () => {
     assert.ok(WebAssembly.validate(SIMD_WASM));
     assert.equal(createKernel(1 << 16).simd, true);
     assert.equal(createKernel(1 << 16, 'js').simd, false);
+  });
+
+  it('pairs the first two float32 members in one pass exactly as adding them one by one', () => {
+    const E = 1024;
+    for (const prefer of ['simd', 'js'] as const) {
+      const kern = createKernel(E * 32, prefer);
+      const f32 = new Float32Array(kern.memory);
+      const f64 = new Float64Array(kern.memory);
+      // x at 8E bytes, y at 12E, pair sum at 0, one-by-one sum at 16E, means at 24E and 28E.
+      for (const [n, k] of [[1, 2], [3, 2], [4, 2], [255, 2], [1024, 2], [5, 3], [1024, 4], [7, 5]]) {
+        const local = xorshift(n * 17 + k);
+        for (let j = 0; j < n; j++) {
+          // Both -0 at j % 9 === 0 (the sum from 0 is +0, a plain x + y would be -0); magnitudes apart, so the order of rounding shows.
+          f32[2 * E + j] = j % 9 === 0 ? -0 : (local() - 0.5) * 10 ** Math.floor(local() * 12 - 6);
+          f32[3 * E + j] = j % 9 === 0 ? -0 : (local() - 0.5) * 10 ** Math.floor(local() * 12 - 6);
+        }
+        f64.fill(Number.NaN, 0, 4 * E);
+        kern.pairF32(0, 8 * E, 12 * E, n);
+        kern.firstF32(16 * E, 8 * E, n);
+        kern.addF32(16 * E, 12 * E, n);
+        const pair = f64.slice(0, n);
+        assert.ok(Buffer.from(pair.buffer).equals(Buffer.from(f64.slice(2 * E, 2 * E + n).buffer)), `${prefer} pairF32 n=${n}, k=${k}`);
+        assert.ok(Object.is(pair[0], 0), `${prefer}: -0 + -0 paired from 0 is +0`);
+        kern.pairToF32(24 * E, 8 * E, 12 * E, n, k);
+        kern.divToF32(28 * E, 16 * E, n, k);
+        const fused = f32.slice(6 * E, 6 * E + n);
+        assert.ok(Buffer.from(fused.buffer).equals(Buffer.from(f32.slice(7 * E, 7 * E + n).buffer)), `${prefer} pairToF32 = firstF32 + addF32 + divToF32, n=${n}, k=${k}`);
+        fused.forEach((v, j) => assert.ok(Object.is(v, Math.fround((0 + f32[2 * E + j] + f32[3 * E + j]) / k)), `${prefer} n=${n}, k=${k}, element ${j}`));
+      }
+    }
   });
 
   it('gives identical sums and means, bit for bit, for float32 and float64 inputs of any length and any member count', () => {

@@ -6,7 +6,8 @@ import type { LogitEnsemble } from '../evaluate/metrics';
 import type { OnnxModelInfo } from '../formats/onnxModel';
 import { StreamingMean } from '../soups/streamingMean';
 import type { WeightSet } from '../soups/weights';
-import { allocWeight, checkSameLayout, loadWeights } from '../soups/weights';
+import { allocWeightSet } from '../soups/weightArena';
+import { checkSameLayout, loadWeights } from '../soups/weights';
 import { angleGainCorrelations, directionGram, evaluatePairSoups, pairGeometry, selectPairs } from './angles';
 import { calibrationOf, calibrationShiftAverage, ECE_BINS } from './calibration';
 import { greedyStart, learnSoup } from './learnedSoup';
@@ -76,7 +77,7 @@ export async function runAnalyses(input: AnalysesInput): Promise<Analyses> {
   const out: Analyses = { skipped: [] };
   const wants = new Set(settings.run);
   let scratch: WeightSet | undefined;
-  const scratchSet = () => (scratch ??= layout.weights.map(allocWeight));
+  const scratchSet = () => (scratch ??= allocWeightSet(layout));
 
   // The pretrained model must be of the ingredients' architecture to mix with them.
   let pretrained = input.pretrained;

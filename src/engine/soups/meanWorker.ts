@@ -56,6 +56,8 @@ export interface ShareKernel {
   addF32(acc: number, x: number, n: number): void;
   addF64(acc: number, x: number, n: number): void;
   lastF32(out: number, acc: number, x: number, n: number, k: number): void;
+  pairF32(acc: number, x: number, y: number, n: number): void;
+  pairToF32(out: number, x: number, y: number, n: number, k: number): void;
   divToF32(out: number, acc: number, n: number, k: number): void;
   divToF64(out: number, acc: number, n: number, k: number): void;
 }
@@ -65,8 +67,9 @@ export type ReadSync = (fd: number, buffer: Uint8Array, offset: number, length: 
 /**
  * Takes chunks until none is left (returns true), the abort flag is set (true) or `budgetMs` has
  * passed (false). Each chunk's float64 sum is in the kernel memory at 0, the member's bytes are
- * read at chunkElems * 16 and the chunk's mean is written where `place` says (a byte address in
- * the kernel memory; -1: stop, aborted), then handed to `emit`. A file that ends early throws an
+ * read at chunkElems * 16 (a float32 chunk's first member at chunkElems * 12, to be summed with
+ * the second in one pass) and the chunk's mean is written where `place(chunk)` says (a byte
+ * address in the kernel memory; -1: stop, aborted), then handed to `emit`. A file that ends early throws an
  * Error with `soupCode` 'INGREDIENT_CHANGED', `problem` and `file`.
  * Self-contained: see the file comment.
  */
@@ -75,7 +78,7 @@ export function processChunks(
   kern: ShareKernel,
   readSync: ReadSync,
   budgetMs: number,
-  place: () => number,
+  place: (chunk: number) => number,
   emit: (chunk: number, weight: number, start: number, count: number, f64: boolean) => void,
 ): boolean {
   const ctl = new Int32Array(job.ctl);
@@ -85,8 +88,11 @@ export function processChunks(
   const chunks = job.chunks;
   const total = chunks.length / 4;
   const slotAt = E * 16;
+  // Float32 chunks of 2+ members read the first member here (free: the output chunk ends at 12E) and pair it with the second.
+  const firstAt = E * 12;
   let outAt = 0;
   const slot = new Uint8Array(kern.memory, slotAt, E * 4);
+  const firstSlot = new Uint8Array(kern.memory, firstAt, E * 4);
   const started = performance.now();
   for (;;) {
     if (Atomics.load(ctl, 3) !== 0) return true;
@@ -97,12 +103,14 @@ export function processChunks(
     const count = chunks[4 * c + 2];
     const eb = chunks[4 * c + 3];
     const bytes = count * eb;
+    const paired = eb === 4 && K > 1;
     for (let m = 0; m < K; m++) {
       const i = m * T + w;
       const fd = job.fds[i];
       const pos = job.offsets[i] + start * eb;
+      const into = paired && m === 0 ? firstSlot : slot;
       for (let done = 0; done < bytes; ) {
-        const n = readSync(fd, slot, done, bytes - done, pos + done);
+        const n = readSync(fd, into, done, bytes - done, pos + done);
         if (n === 0) {
           const problem = `file ended while reading weight "${job.names[w]}" (changed during the cook?)`;
           throw Object.assign(new Error(`${job.files[i]}: ${problem}`), { soupCode: 'INGREDIENT_CHANGED', problem, file: job.files[i] });
@@ -110,16 +118,20 @@ export function processChunks(
         done += n;
       }
       // The first member starts the sum (no clearing pass), the last one ends it with the mean.
-      if (m === K - 1 && (outAt = place()) < 0) return true;
+      if (m === K - 1 && (outAt = place(c)) < 0) return true;
       if (eb === 8) {
         if (m === 0) kern.firstF64(0, slotAt, count);
         else kern.addF64(0, slotAt, count);
         if (m === K - 1) kern.divToF64(outAt, 0, count, K);
-      } else if (m === 0) {
+      } else if (!paired) {
         kern.firstF32(0, slotAt, count);
-        if (K === 1) kern.divToF32(outAt, 0, count, K);
-      } else if (m < K - 1) kern.addF32(0, slotAt, count);
-      else kern.lastF32(outAt, 0, slotAt, count, K);
+        kern.divToF32(outAt, 0, count, K);
+      } else if (m === 1) {
+        // The first two members in one pass; with two members, that pass is the mean (no float64 sum stored).
+        if (K === 2) kern.pairToF32(outAt, firstAt, slotAt, count, K);
+        else kern.pairF32(0, firstAt, slotAt, count);
+      } else if (m > 1 && m < K - 1) kern.addF32(0, slotAt, count);
+      else if (m > 1) kern.lastF32(outAt, 0, slotAt, count, K);
     }
     emit(c, w, start, count, eb === 8);
     if (performance.now() - started > budgetMs) return false;
@@ -146,6 +158,8 @@ export function makeKernel(module: WebAssembly.Module | null, memoryOrBytes: num
       addF32: (acc, x, n) => e.addF32(acc, x, up(n)),
       addF64: (acc, x, n) => e.addF64(acc, x, up(n)),
       lastF32: (out, acc, x, n, k) => (pow2(k) ? e.lastMulToF32(out, acc, x, up(n), 1 / k) : e.lastDivToF32(out, acc, x, up(n), k)),
+      pairF32: (acc, x, y, n) => e.pairF32(acc, x, y, up(n)),
+      pairToF32: (out, x, y, n, k) => (pow2(k) ? e.pairMulToF32(out, x, y, up(n), 1 / k) : e.pairDivToF32(out, x, y, up(n), k)),
       divToF32: (out, acc, n, k) => (pow2(k) ? e.scaleToF32(out, acc, up(n), 1 / k) : e.divToF32(out, acc, up(n), k)),
       divToF64: (out, acc, n, k) => e.divToF64(out, acc, up(n), k),
     };
@@ -180,6 +194,18 @@ export function makeKernel(module: WebAssembly.Module | null, memoryOrBytes: num
       const a = acc >> 3;
       const b = x >> 2;
       for (let j = 0; j < n; j++) f32[o + j] = (f64[a + j] + f32[b + j]) / k;
+    },
+    pairF32(acc, x, y, n) {
+      const a = acc >> 3;
+      const b = x >> 2;
+      const c = y >> 2;
+      for (let j = 0; j < n; j++) f64[a + j] = 0 + f32[b + j] + f32[c + j];
+    },
+    pairToF32(out, x, y, n, k) {
+      const o = out >> 2;
+      const b = x >> 2;
+      const c = y >> 2;
+      for (let j = 0; j < n; j++) f32[o + j] = (0 + f32[b + j] + f32[c + j]) / k;
     },
     divToF32(out, acc, n, k) {
       const o = out >> 2;

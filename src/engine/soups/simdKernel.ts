@@ -31,6 +31,10 @@ export interface ChunkKernel {
   addF64(acc: number, x: number, n: number): void;
   /** out[j] = (acc[j] + x[j]) / k rounded to float32: the last member and the mean in one pass (acc is left as it was). */
   lastF32(out: number, acc: number, x: number, n: number, k: number): void;
+  /** acc[j] = (0 + x[j]) + y[j] for float32 x and y: the first two members in one pass. */
+  pairF32(acc: number, x: number, y: number, n: number): void;
+  /** out[j] = ((0 + x[j]) + y[j]) / k rounded to float32: the mean of 2 members in one pass, no float64 sum stored. */
+  pairToF32(out: number, x: number, y: number, n: number, k: number): void;
   /** out[j] = acc[j] / k rounded to float32. */
   divToF32(out: number, acc: number, n: number, k: number): void;
   /** out[j] = acc[j] / k (float64). */
@@ -87,7 +91,11 @@ export function simdModule(shared = false): WebAssembly.Module | null {
 //   (func $lastDivToF32 (param $out i32) (param $acc i32) (param $x i32) (param $n i32) (param $k f64)
 //     out[0..3] = shuffle(demote((acc[0..1] + promote(x[0..1])) / kk), ...))
 //   (func $lastMulToF32 ...)  ;; the same with * (1/k), for k a power of two
-//   (func $scaleToF32 ...))   ;; $divToF32 with * (1/k), for k a power of two
+//   (func $scaleToF32 ...)    ;; $divToF32 with * (1/k), for k a power of two
+//   (func $pairF32 (param $acc i32) (param $x i32) (param $y i32) (param $n i32)
+//     acc[0..1] = (promote(x[0..1]) + 0) + promote(y[0..1]), ...)
+//   (func $pairDivToF32 ...)  ;; out = demote(((0 + x) + y) / kk), 4 elements per turn
+//   (func $pairMulToF32 ...)) ;; the same with * (1/k), for k a power of two
 
 const I32 = 0x7f;
 const F64 = 0x7c;
@@ -176,6 +184,20 @@ const lastToF32 = (op: number[]) => func([[1, I32], [1, V128]], [...get(4), ...f
   ...lowHalves, ...store(0),
 ], [[0, 16], [1, 32], [2, 16]])]);
 
+/** acc = (0 + x) + y, float32 x and y: params acc(0) x(1) y(2) n(3); locals end(4) zero(5). */
+const pairF32 = func([[1, I32], [1, V128]], loop(1, 3, 2, 4, [
+  ...get(0), ...get(1), ...load64Zero(0), ...promoteLow, ...get(5), ...f64x2Add, ...get(2), ...load64Zero(0), ...promoteLow, ...f64x2Add, ...store(0),
+  ...get(0), ...get(1), ...load64Zero(8), ...promoteLow, ...get(5), ...f64x2Add, ...get(2), ...load64Zero(8), ...promoteLow, ...f64x2Add, ...store(16),
+], [[0, 32], [2, 16], [1, 16]]));
+
+/** out = ((0 + x) + y) op k as float32: the mean of 2 members in one pass. Params out(0) x(1) y(2) n(3) k(4); locals end(5) kk(6) zero(7). */
+const pairToF32 = (op: number[]) => func([[1, I32], [2, V128]], [...get(4), ...f64x2Splat, ...set(6), ...loop(1, 3, 2, 5, [
+  ...get(0),
+  ...get(1), ...load64Zero(0), ...promoteLow, ...get(7), ...f64x2Add, ...get(2), ...load64Zero(0), ...promoteLow, ...f64x2Add, ...get(6), ...op, ...demoteZero,
+  ...get(1), ...load64Zero(8), ...promoteLow, ...get(7), ...f64x2Add, ...get(2), ...load64Zero(8), ...promoteLow, ...f64x2Add, ...get(6), ...op, ...demoteZero,
+  ...lowHalves, ...store(0),
+], [[0, 16], [2, 16], [1, 16]])]);
+
 /** out = acc / k as float64: params out(0) acc(1) n(2) k(3); locals end(4) kk(5). */
 const divToF64 = func([[1, I32], [1, V128]], [...get(3), ...f64x2Splat, ...set(5), ...loop(1, 2, 3, 4, [
   ...get(0), ...get(1), ...load(0), ...get(5), ...f64x2Div, ...store(0),
@@ -197,6 +219,9 @@ const functions: [string, number, number[]][] = [
   ['scaleToF32', 1, toF32(f64x2Mul)],
   ['lastDivToF32', 2, lastToF32(f64x2Div)],
   ['lastMulToF32', 2, lastToF32(f64x2Mul)],
+  ['pairF32', 3, pairF32],
+  ['pairDivToF32', 2, pairToF32(f64x2Div)],
+  ['pairMulToF32', 2, pairToF32(f64x2Mul)],
 ];
 
 /** The module's bytes (about 1 KB); `shared`: it imports a shared memory of at most 4 GB. */
@@ -209,6 +234,7 @@ export function simdWasm(shared: boolean): Uint8Array<ArrayBuffer> {
       [0x60, 3, I32, I32, I32, 0], // type 0: (i32 i32 i32) -> ()
       [0x60, 4, I32, I32, I32, F64, 0], // type 1: (i32 i32 i32 f64) -> ()
       [0x60, 5, I32, I32, I32, I32, F64, 0], // type 2: (i32 i32 i32 i32 f64) -> ()
+      [0x60, 4, I32, I32, I32, I32, 0], // type 3: (i32 i32 i32 i32) -> ()
     ]),
     ...section(2, [[...name('e'), ...name('m'), 0x02, ...limits]]), // import memory "e" "m"
     ...section(3, functions.map(([, type]) => [type])), // function types

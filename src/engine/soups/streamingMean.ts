@@ -9,8 +9,10 @@ import type { ChunkKernel } from './simdKernel';
 import type { ShareJob } from './meanWorker';
 import { CTL, processChunks, WORKER_BOOTSTRAP, workerSource } from './meanWorker';
 import { createKernel, KERNEL_LANES, simdModule } from './simdKernel';
+import type { WeightArena } from './weightArena';
+import { allocWeightSet, arenaOf, kernelBytes } from './weightArena';
 import type { WeightSet } from './weights';
-import { allocWeight, CHUNK_ELEMS, checkSameLayout, chunkSpans } from './weights';
+import { CHUNK_ELEMS, checkSameLayout, chunkSpans } from './weights';
 
 /** How a {@link StreamingMean} works; the defaults are what the engine uses. */
 export interface StreamingMeanConfig {
@@ -38,7 +40,10 @@ export interface MeanOptions {
   signal?: AbortSignal;
   /** Called after each tensor is complete. */
   onTensor?: (done: number, total: number) => void;
-  /** Where to write the mean (a set of the models' layout, e.g. one no longer needed); allocated when absent. */
+  /**
+   * Where to write the mean (a set of the models' layout, e.g. one no longer needed); allocated
+   * when absent. A set from {@link allocWeightSet} is written in place by this thread's kernel.
+   */
   out?: WeightSet;
 }
 
@@ -59,6 +64,8 @@ export class StreamingMean {
   readonly parallelMinBytes: number;
   /** Threads the last {@link mean} call used (1 or 2). */
   lastThreads = 0;
+  /** True when the last {@link mean} call wrote this thread's chunks in place (an arena's set, see weightArena.ts). */
+  lastInPlace = false;
 
   constructor(config: StreamingMeanConfig = {}) {
     this.chunkElems = config.chunkElems ?? CHUNK_ELEMS;
@@ -75,22 +82,27 @@ export class StreamingMean {
     if (signal?.aborted) throw new SoupError('CANCELLED', 'cancelled');
     const layout = models[0];
     for (const m of models) checkSameLayout(layout, m);
-    const out = opts.out ?? layout.weights.map(allocWeight);
+    const out = opts.out ?? allocWeightSet(layout, this.chunkElems);
     layout.weights.forEach((w, i) => {
       if (out[i]?.length !== w.numel || out[i] instanceof Float64Array !== (w.dataType === OnnxDataType.DOUBLE)) throw new RangeError(`out[${i}] does not fit weight "${w.name}"`);
     });
 
-    // One memory: the float64 chunk sum, the output chunk (float32 or float64), the read slot (see processChunks).
-    const kernelBytes = this.chunkElems * 20;
-    const kernel = borrowKernel(kernelBytes, this.kernel);
+    // The arena's own kernel writes the mean in place; any other set gets its chunks copied in.
+    const found = arenaOf(out);
+    const arena = found && !found.busy && found.chunkElems === this.chunkElems && this.kernel === 'simd' ? found : undefined;
+    const bytes = kernelBytes(this.chunkElems);
+    const kernel = arena?.kernel ?? borrowKernel(bytes, this.kernel);
+    if (arena) arena.busy = true;
     this.lastThreads = 1;
+    this.lastInPlace = arena !== undefined;
     const modelBytes = layout.weights.reduce((a, w) => a + w.data.length, 0);
     const worker = this.threads === 2 && modelBytes >= this.parallelMinBytes ? startWorker() : null;
     if (worker) this.lastThreads = 2;
     try {
-      return await this.meanShared(models, out, kernel, worker, opts);
+      return await this.meanShared(models, out, kernel, arena, worker, opts);
     } finally {
-      returnKernel(kernel, kernelBytes, this.kernel);
+      if (arena) arena.busy = false;
+      else returnKernel(kernel, bytes, this.kernel);
     }
   }
 
@@ -98,9 +110,10 @@ export class StreamingMean {
    * The chunks taken by this thread and, when given, shared with `worker` (see meanWorker.ts):
    * each thread takes the next chunk with an atomic counter, sums it in member order and divides
    * it; the worker hands its means back through a small shared ring that this thread copies into
-   * `out`. Alone, this thread takes every chunk in order.
+   * `out`. Alone, this thread takes every chunk in order. With `arena` (whose kernel is `kernel`
+   * and whose memory holds `out`), this thread writes its chunk means straight into `out`.
    */
-  private async meanShared(models: OnnxModelInfo[], out: WeightSet, kernel: ChunkKernel, worker: PendingWorker | null, opts: MeanOptions): Promise<WeightSet> {
+  private async meanShared(models: OnnxModelInfo[], out: WeightSet, kernel: ChunkKernel, arena: WeightArena | undefined, worker: PendingWorker | null, opts: MeanOptions): Promise<WeightSet> {
     const { signal } = opts;
     const layout = models[0];
     const E = this.chunkElems;
@@ -118,7 +131,7 @@ export class StreamingMean {
     const ctl = new Int32Array(new SharedArrayBuffer(4 * (CTL.meta + RING_SLOTS)));
     // The worker's kernel memory: its chunk buffers, then the ring it writes its means into.
     const simd = this.kernel === 'simd' && kernel.simd && simdModule(true) !== null;
-    const ringAt = E * 20;
+    const ringAt = kernelBytes(E);
     const { memory: workerMemory, id: memoryId } = worker?.memory(ringAt + E * 4 * RING_SLOTS, simd) ?? { memory: new SharedArrayBuffer(0), id: 0 };
     const ring = workerMemory instanceof WebAssembly.Memory ? workerMemory.buffer : workerMemory;
     const opened = new Map<string, number>();
@@ -166,7 +179,7 @@ export class StreamingMean {
       // Alone, nothing else takes chunks: no error, never "exited" before this thread is done.
       const state: { error?: SoupError; exited: boolean } = worker?.run(job) ?? { exited: false };
       const out32 = new Float32Array(kernel.memory, E * 8, E);
-      const out64 = new Float64Array(kernel.memory, E * 8, E);
+      const out64 = new Float64Array(kernel.memory, E * 8, E / 2);
       /** Copies the worker's finished chunks into `out`; returns the ring head it went up to. */
       const drain = (): number => {
         let tail = ctl[CTL.tail];
@@ -191,9 +204,16 @@ export class StreamingMean {
         if (signal?.aborted) throw new SoupError('CANCELLED', 'cancelled');
         if (state.error) throw state.error;
       };
-      const place = () => E * 8;
+      // In place only when the kernel's lane padding stays inside the chunk: a short last chunk
+      // of a tensor would write past its end, into the next tensor, so it goes through the buffer.
+      let placed = false;
+      const place = (c: number) => {
+        const count = spans[4 * c + 2];
+        placed = arena !== undefined && count % KERNEL_LANES === 0;
+        return placed ? out[spans[4 * c]].byteOffset + spans[4 * c + 1] * spans[4 * c + 3] : E * 8;
+      };
       const emit = (_c: number, w: number, start: number, count: number, f64: boolean) => {
-        out[w].set((f64 ? out64 : out32).subarray(0, count), start);
+        if (!placed) out[w].set((f64 ? out64 : out32).subarray(0, count), start);
         finished(w);
         drain();
       };
