@@ -58,7 +58,8 @@ export async function imageFolders(args: Record<string, unknown>): Promise<Recor
     const cook = async (cfg: typeof config) => {
       const out = await fsp.mkdtemp(path.join(tmp, 'out-'));
       const start = performance.now();
-      const { report } = await cookSoup({ workspace, config: cfg, method: 'greedy', outDir: out, name: 'bench' });
+      // Analyses off: what differs between the two cooks is how the datasets load.
+      const { report } = await cookSoup({ workspace, config: { ...cfg, analyses: { run: [] } }, method: 'greedy', outDir: out, name: 'bench' });
       return { wallMs: performance.now() - start, timingsMs: report.timingsMs, correct: report.soup.metrics.correct, members: report.soup.members };
     };
     const npz = await cook(config);

@@ -16,7 +16,8 @@ import { cookGreedy } from '../../src/engine/soups/greedy';
 import type { WeightSet } from '../../src/engine/soups/weights';
 import { createKernel } from '../../src/engine/soups/simdKernel';
 import { prewarmMeanWorker, StreamingMean } from '../../src/engine/soups/streamingMean';
-import { CHUNK_ELEMS, WeightReader, WeightSum } from '../../src/engine/soups/weights';
+import { allocWeight, CHUNK_ELEMS, WeightReader, WeightSum } from '../../src/engine/soups/weights';
+import { allocWeightSet } from '../../src/engine/soups/weightArena';
 import { imageFolders } from './imageFolders';
 import { analyses } from './analysesScenario';
 import type { Probe } from './instrument';
@@ -143,6 +144,8 @@ async function cook(args: Args): Promise<Record<string, unknown>> {
   const outDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'soup-bench-out-'));
   try {
     const config = loadConfig(workspace);
+    // `analysesOff`: the cook's own phases only (section 5 measures the analyses on their own).
+    if (args.analysesOff) config.analyses = { ...config.analyses, run: [] };
     const t = performance.now();
     const { report, dir } = await cookSoup({
       workspace,
@@ -345,17 +348,22 @@ async function averaging(args: Args): Promise<Record<string, unknown>> {
   // Greedy candidates as the cook makes them (the best model plus each other one, 2 models read
   // per candidate), against the former candidate pass (WeightSum.meanWith over full-size
   // float64 sums of the best model: 1 model read per candidate); same process, back to back.
+  // Each into a set allocated and faulted in beforehand, as a cook's (the evaluation's weights).
+  const fresh = allocWeightSet(models[0]);
+  for (const t of fresh) t.fill(0);
   const candidates = await timed(async () => {
-    let out: WeightSet | undefined;
+    let out = fresh;
     for (const m of models.slice(1)) out = await new StreamingMean().mean([models[0], m], { out });
-    return out as WeightSet;
+    return out;
   });
+  const formerOut = models[0].weights.map(allocWeight);
+  for (const t of formerOut) t.fill(0);
   const formerCandidates = await timed(async () => {
     const sum = new WeightSum(models[0]);
     await sum.add(models[0]);
-    let out: WeightSet | undefined;
+    let out = formerOut;
     for (const m of models.slice(1)) out = await sum.meanWith(m, out);
-    return out as WeightSet;
+    return out;
   });
   const candidateCopyGBs = copyGBs(modelBytes(models[0]), models.length);
   const same = (a: WeightSet, b: WeightSet) =>
