@@ -14,6 +14,26 @@
 /** Slots of the shared control array (Int32Array over {@link ShareJob.ctl}). */
 export const CTL = { next: 0, head: 1, tail: 2, abort: 3, meta: 8 } as const;
 
+/**
+ * Where a chunk kernel keeps its buffers, as byte addresses in its memory, for `E` elements per
+ * chunk: the float64 chunk sum, the output chunk (float32 or float64), a float32 chunk's first
+ * member (summed with the second in one pass), the read slot; `bytes` in all. The worker's ring
+ * follows at `bytes`. The one definition: the worker gets it in {@link ShareJob.layout}.
+ */
+export interface ChunkLayout {
+  sum: number;
+  out: number;
+  first: number;
+  read: number;
+  bytes: number;
+}
+
+/** The {@link ChunkLayout} for `chunkElems` elements per chunk. */
+export function chunkLayout(chunkElems: number): ChunkLayout {
+  const E = chunkElems;
+  return { sum: 0, out: E * 8, first: E * 12, read: E * 16, bytes: E * 20 };
+}
+
 /** Everything a thread needs for its share; structured-clonable (it is the worker's workerData). */
 export interface ShareJob {
   /** Number of members (K). */
@@ -22,6 +42,8 @@ export interface ShareJob {
   tensors: number;
   /** Elements per float32 chunk (float64 chunks hold half). */
   chunkElems: number;
+  /** Where the kernel's chunk buffers are ({@link chunkLayout} of `chunkElems`). */
+  layout: ChunkLayout;
   /** Per chunk: weight index, first element, element count, bytes per element. */
   chunks: Float64Array;
   /** File descriptor of member m's tensor w at [m * T + w] (pread is safe from any thread). */
@@ -36,7 +58,7 @@ export interface ShareJob {
   ctl: SharedArrayBuffer;
   /**
    * The worker's kernel memory, shared (a shared WebAssembly memory for the SIMD kernel, else a
-   * SharedArrayBuffer): its chunk buffers, then at chunkElems * 20 the ring of `ringSlots` slots
+   * SharedArrayBuffer): its chunk buffers, then at `layout.bytes` the ring of `ringSlots` slots
    * of chunkElems * 4 bytes into which the worker writes its chunk means and from which the main
    * thread copies them (worker -> main, no copy in between).
    */
@@ -66,10 +88,10 @@ export type ReadSync = (fd: number, buffer: Uint8Array, offset: number, length: 
 
 /**
  * Takes chunks until none is left (returns true), the abort flag is set (true) or `budgetMs` has
- * passed (false). Each chunk's float64 sum is in the kernel memory at 0, the member's bytes are
- * read at chunkElems * 16 (a float32 chunk's first member at chunkElems * 12, to be summed with
- * the second in one pass) and the chunk's mean is written where `place(chunk)` says (a byte
- * address in the kernel memory; -1: stop, aborted), then handed to `emit`. A file that ends early throws an
+ * passed (false). The kernel's buffers are where `job.layout` says: each chunk's float64 sum,
+ * the member's bytes in the read slot (a float32 chunk's first member in its own slot, to be
+ * summed with the second in one pass); the chunk's mean is written where `place(chunk)` says (a
+ * byte address in the kernel memory; -1: stop, aborted), then handed to `emit`. A file that ends early throws an
  * Error with `soupCode` 'INGREDIENT_CHANGED', `problem` and `file`.
  * Self-contained: see the file comment.
  */
@@ -87,9 +109,10 @@ export function processChunks(
   const T = job.tensors;
   const chunks = job.chunks;
   const total = chunks.length / 4;
-  const slotAt = E * 16;
-  // Float32 chunks of 2+ members read the first member here (free: the output chunk ends at 12E) and pair it with the second.
-  const firstAt = E * 12;
+  const sumAt = job.layout.sum;
+  const slotAt = job.layout.read;
+  // Float32 chunks of 2+ members read the first member here and pair it with the second.
+  const firstAt = job.layout.first;
   let outAt = 0;
   const slot = new Uint8Array(kern.memory, slotAt, E * 4);
   const firstSlot = new Uint8Array(kern.memory, firstAt, E * 4);
@@ -120,18 +143,18 @@ export function processChunks(
       // The first member starts the sum (no clearing pass), the last one ends it with the mean.
       if (m === K - 1 && (outAt = place(c)) < 0) return true;
       if (eb === 8) {
-        if (m === 0) kern.firstF64(0, slotAt, count);
-        else kern.addF64(0, slotAt, count);
-        if (m === K - 1) kern.divToF64(outAt, 0, count, K);
+        if (m === 0) kern.firstF64(sumAt, slotAt, count);
+        else kern.addF64(sumAt, slotAt, count);
+        if (m === K - 1) kern.divToF64(outAt, sumAt, count, K);
       } else if (!paired) {
-        kern.firstF32(0, slotAt, count);
-        kern.divToF32(outAt, 0, count, K);
+        kern.firstF32(sumAt, slotAt, count);
+        kern.divToF32(outAt, sumAt, count, K);
       } else if (m === 1) {
         // The first two members in one pass; with two members, that pass is the mean (no float64 sum stored).
         if (K === 2) kern.pairToF32(outAt, firstAt, slotAt, count, K);
-        else kern.pairF32(0, firstAt, slotAt, count);
-      } else if (m > 1 && m < K - 1) kern.addF32(0, slotAt, count);
-      else if (m > 1) kern.lastF32(outAt, 0, slotAt, count, K);
+        else kern.pairF32(sumAt, firstAt, slotAt, count);
+      } else if (m > 1 && m < K - 1) kern.addF32(sumAt, slotAt, count);
+      else if (m > 1) kern.lastF32(outAt, sumAt, slotAt, count, K);
     }
     emit(c, w, start, count, eb === 8);
     if (performance.now() - started > budgetMs) return false;
@@ -239,7 +262,7 @@ function workerMain(job: ShareJob, run: typeof processChunks, kernelOf: typeof m
     const kept = globalThis as { soupKernel?: { id: number; kern: ShareKernel } };
     if (kept.soupKernel?.id !== job.memoryId) kept.soupKernel = { id: job.memoryId, kern: kernelOf(job.module, job.memory) };
     const kern = kept.soupKernel.kern;
-    const ringAt = E * 20;
+    const ringAt = job.layout.bytes;
     // The next ring slot, once the main thread has copied what was in it.
     const place = () => {
       const head = ctl[1];

@@ -7,10 +7,10 @@ import type { OnnxModelInfo } from '../formats/onnxModel';
 import { OnnxDataType } from '../formats/onnxSchema';
 import type { ChunkKernel } from './simdKernel';
 import type { ShareJob } from './meanWorker';
-import { CTL, processChunks, WORKER_BOOTSTRAP, workerSource } from './meanWorker';
+import { chunkLayout, CTL, processChunks, WORKER_BOOTSTRAP, workerSource } from './meanWorker';
 import { createKernel, KERNEL_LANES, simdModule } from './simdKernel';
 import type { WeightArena } from './weightArena';
-import { allocWeightSet, arenaOf, kernelBytes } from './weightArena';
+import { allocWeightSet, arenaOf } from './weightArena';
 import type { WeightSet } from './weights';
 import { CHUNK_ELEMS, checkSameLayout, chunkSpans } from './weights';
 
@@ -90,7 +90,7 @@ export class StreamingMean {
     // The arena's own kernel writes the mean in place; any other set gets its chunks copied in.
     const found = arenaOf(out);
     const arena = found && !found.busy && found.chunkElems === this.chunkElems && this.kernel === 'simd' ? found : undefined;
-    const bytes = kernelBytes(this.chunkElems);
+    const { bytes } = chunkLayout(this.chunkElems);
     const kernel = arena?.kernel ?? borrowKernel(bytes, this.kernel);
     if (arena) arena.busy = true;
     this.lastThreads = 1;
@@ -131,7 +131,8 @@ export class StreamingMean {
     const ctl = new Int32Array(new SharedArrayBuffer(4 * (CTL.meta + RING_SLOTS)));
     // The worker's kernel memory: its chunk buffers, then the ring it writes its means into.
     const simd = this.kernel === 'simd' && kernel.simd && simdModule(true) !== null;
-    const ringAt = kernelBytes(E);
+    const buffers = chunkLayout(E);
+    const ringAt = buffers.bytes;
     const { memory: workerMemory, id: memoryId } = worker?.memory(ringAt + E * 4 * RING_SLOTS, simd) ?? { memory: new SharedArrayBuffer(0), id: 0 };
     const ring = workerMemory instanceof WebAssembly.Memory ? workerMemory.buffer : workerMemory;
     const opened = new Map<string, number>();
@@ -165,6 +166,7 @@ export class StreamingMean {
         k: K,
         tensors: T,
         chunkElems: E,
+        layout: buffers,
         chunks: Float64Array.from(spans),
         fds,
         offsets,
@@ -178,8 +180,8 @@ export class StreamingMean {
       };
       // Alone, nothing else takes chunks: no error, never "exited" before this thread is done.
       const state: { error?: SoupError; exited: boolean } = worker?.run(job) ?? { exited: false };
-      const out32 = new Float32Array(kernel.memory, E * 8, E);
-      const out64 = new Float64Array(kernel.memory, E * 8, E / 2);
+      const out32 = new Float32Array(kernel.memory, buffers.out, E);
+      const out64 = new Float64Array(kernel.memory, buffers.out, E / 2);
       /** Copies the worker's finished chunks into `out`; returns the ring head it went up to. */
       const drain = (): number => {
         let tail = ctl[CTL.tail];
@@ -210,7 +212,7 @@ export class StreamingMean {
       const place = (c: number) => {
         const count = spans[4 * c + 2];
         placed = arena !== undefined && count % KERNEL_LANES === 0;
-        return placed ? out[spans[4 * c]].byteOffset + spans[4 * c + 1] * spans[4 * c + 3] : E * 8;
+        return placed ? out[spans[4 * c]].byteOffset + spans[4 * c + 1] * spans[4 * c + 3] : buffers.out;
       };
       const emit = (_c: number, w: number, start: number, count: number, f64: boolean) => {
         if (!placed) out[w].set((f64 ? out64 : out32).subarray(0, count), start);

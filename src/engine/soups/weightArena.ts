@@ -1,5 +1,6 @@
 import type { OnnxModelInfo } from '../formats/onnxModel';
 import { OnnxDataType } from '../formats/onnxSchema';
+import { chunkLayout } from './meanWorker';
 import type { ChunkKernel } from './simdKernel';
 import { createKernel, KERNEL_LANES, simdModule } from './simdKernel';
 import type { WeightSet } from './weights';
@@ -12,20 +13,12 @@ import { allocWeight, CHUNK_ELEMS } from './weights';
  * onnxruntime reads such a set as it reads any (the memory is a plain, non-shared ArrayBuffer).
  */
 export interface WeightArena {
-  /** The kernel over the memory the set lives in; its chunk buffers are at 0..{@link kernelBytes}. */
+  /** The kernel over the memory the set lives in; its chunk buffers come first ({@link chunkLayout}). */
   readonly kernel: ChunkKernel;
   /** Elements per chunk the kernel's buffers were sized for. */
   readonly chunkElems: number;
   /** True while a mean uses the kernel (its chunk buffers are not shareable). */
   busy: boolean;
-}
-
-/**
- * Bytes of a kernel's chunk buffers for `E` = `chunkElems` (see processChunks): the float64 sum
- * at 0, the output chunk at 8E, a float32 chunk's first member at 12E, the read slot at 16E.
- */
-export function kernelBytes(chunkElems: number): number {
-  return chunkElems * 20;
 }
 
 /** A WebAssembly memory holds at most 65 536 pages of 64 KiB (addresses are 32-bit). */
@@ -43,7 +36,7 @@ export function allocWeightSet(layout: OnnxModelInfo, chunkElems = CHUNK_ELEMS):
   if (simdModule() === null) return plain();
   // Each tensor starts on an 8-byte boundary (float64 views); the chunk buffers come first.
   const starts: number[] = [];
-  let at = kernelBytes(chunkElems);
+  let at = chunkLayout(chunkElems).bytes;
   for (const w of layout.weights) {
     at = Math.ceil(at / 8) * 8;
     starts.push(at);
