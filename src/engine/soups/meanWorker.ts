@@ -150,11 +150,14 @@ export function processChunks(
         kern.firstF32(sumAt, slotAt, count);
         kern.divToF32(outAt, sumAt, count, K);
       } else if (m === 1) {
-        // The first two members in one pass; with two members, that pass is the mean (no float64 sum stored).
+        // The first member waited in its slot: the first two in one pass; with two members, that
+        // pass is the mean (no float64 sum stored).
         if (K === 2) kern.pairToF32(outAt, firstAt, slotAt, count, K);
         else kern.pairF32(sumAt, firstAt, slotAt, count);
-      } else if (m > 1 && m < K - 1) kern.addF32(sumAt, slotAt, count);
-      else if (m > 1) kern.lastF32(outAt, sumAt, slotAt, count, K);
+      } else if (m > 1) {
+        if (m < K - 1) kern.addF32(sumAt, slotAt, count);
+        else kern.lastF32(outAt, sumAt, slotAt, count, K);
+      }
     }
     emit(c, w, start, count, eb === 8);
     if (performance.now() - started > budgetMs) return false;

@@ -1,10 +1,9 @@
 import type { OnnxModelInfo } from '../formats/onnxModel';
-import { OnnxDataType } from '../formats/onnxSchema';
 import { chunkLayout } from './meanWorker';
 import type { ChunkKernel } from './simdKernel';
-import { createKernel, KERNEL_LANES, simdModule } from './simdKernel';
+import { createKernel, simdModule } from './simdKernel';
 import type { WeightSet } from './weights';
-import { allocWeight, CHUNK_ELEMS } from './weights';
+import { allocWeight, CHUNK_ELEMS, weightBytes, weightView } from './weights';
 
 /**
  * A weight set allocated inside a chunk kernel's WebAssembly memory, after the kernel's own
@@ -40,10 +39,10 @@ export function allocWeightSet(layout: OnnxModelInfo, chunkElems = CHUNK_ELEMS):
   for (const w of layout.weights) {
     at = Math.ceil(at / 8) * 8;
     starts.push(at);
-    at += w.numel * (w.dataType === OnnxDataType.DOUBLE ? 8 : 4);
+    at += weightBytes(w);
   }
-  // Room for the kernel's lane padding after the last tensor (only ever written through the chunk buffers, see StreamingMean).
-  at += KERNEL_LANES * 8;
+  // No room for the kernel's lane padding is needed after the last tensor: StreamingMean writes
+  // in place only chunks of whole lanes.
   if (at > MAX_ARENA_BYTES) return plain();
   let kernel: ChunkKernel;
   try {
@@ -52,7 +51,7 @@ export function allocWeightSet(layout: OnnxModelInfo, chunkElems = CHUNK_ELEMS):
     // The address space or memory for one more WebAssembly memory was refused: plain arrays work.
     return plain();
   }
-  const set = layout.weights.map((w, i) => (w.dataType === OnnxDataType.DOUBLE ? new Float64Array(kernel.memory, starts[i], w.numel) : new Float32Array(kernel.memory, starts[i], w.numel)));
+  const set = layout.weights.map((w, i) => weightView(w, kernel.memory, starts[i]));
   arenas.set(kernel.memory, { kernel, chunkElems, busy: false });
   return set;
 }

@@ -14,6 +14,16 @@ export function allocWeight(w: OnnxWeight): WeightArray {
   return w.dataType === OnnxDataType.DOUBLE ? new Float64Array(w.numel) : new Float32Array(w.numel);
 }
 
+/** The array of {@link allocWeight}'s type for weight `w`, placed at `byteOffset` of `buffer`. */
+export function weightView(w: OnnxWeight, buffer: ArrayBufferLike, byteOffset: number): WeightArray {
+  return w.dataType === OnnxDataType.DOUBLE ? new Float64Array(buffer, byteOffset, w.numel) : new Float32Array(buffer, byteOffset, w.numel);
+}
+
+/** Bytes of a weight's array ({@link allocWeight}): float64 or float32 elements. */
+export function weightBytes(w: OnnxWeight): number {
+  return w.numel * (w.dataType === OnnxDataType.DOUBLE ? 8 : 4);
+}
+
 /**
  * Reads the weights of one model, tensor by tensor, straight from its file (or external data
  * files) into typed arrays. Never reads a whole file into one buffer, so models and data files
